@@ -1,0 +1,41 @@
+"""Shared fixtures: MNIST location, Brian2 device reset, scratch folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Folder holding the four MNIST IDX files (NEUROCBRAM_MNIST or ../shared/data/mnist)."""
+    folder = Path(os.environ.get("NEUROCBRAM_MNIST", SHARED_MNIST))
+    if not (folder / "t10k-labels-idx1-ubyte.gz").exists() and not (
+        folder / "t10k-labels-idx1-ubyte"
+    ).exists():
+        pytest.skip(f"MNIST files not found in {folder}; set NEUROCBRAM_MNIST")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _reset_brian2():
+    """Give every test a fresh Brian2 device and preferences (as brian2's own conftest does)."""
+    yield
+    import sys
+
+    if "brian2" not in sys.modules:
+        return
+    from brian2 import device, prefs, set_device
+
+    try:
+        device.reinit()
+        device.activate()
+    except Exception:
+        pass
+    set_device("runtime")
+    prefs.reset_to_defaults()
