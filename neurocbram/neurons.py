@@ -1,0 +1,157 @@
+"""LIF neurons of the Diehl & Cook (2015) network as reusable Brian2 building blocks.
+
+Diehl P.U. & Cook M. (2015) "Unsupervised learning of digit recognition using
+spike-timing-dependent plasticity", Front. Comput. Neurosci. 9:99. Values
+below are those of the paper and its published code (see ../shared/DESIGN.md
+section 3): conductance-based LIF neurons whose synaptic conductances ``ge``
+and ``gi`` are dimensionless (in units of the leak conductance), an
+adaptive threshold ``theta`` for the excitatory neurons, lateral inhibition
+through a one-to-one excitatory->inhibitory and an all-but-self
+inhibitory->excitatory pathway.
+
+The equations are plain strings with units; every constant lives in a
+parameter dataclass whose :meth:`namespace` is handed to Brian2, so users
+change a value without editing equations::
+
+    params = ExcitatoryParameters(tau_membrane=50 * ms)
+    exc = excitatory_group(400, params)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from brian2 import NeuronGroup, Quantity, mV, ms
+
+__all__ = [
+    "ExcitatoryParameters",
+    "InhibitoryParameters",
+    "EXCITATORY_EQUATIONS",
+    "INHIBITORY_EQUATIONS",
+    "excitatory_group",
+    "inhibitory_group",
+]
+
+#: excitatory LIF with adaptive threshold; ``theta_decay`` gates the decay of theta
+#: (1 while training, 0 to hold theta fixed during evaluation)
+EXCITATORY_EQUATIONS = """
+dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_membrane : volt (unless refractory)
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+dtheta/dt = -theta_decay * theta / tau_theta : volt
+"""
+
+#: inhibitory LIF (fixed threshold)
+INHIBITORY_EQUATIONS = """
+dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_membrane : volt (unless refractory)
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+"""
+
+
+def _quantity(value: Quantity):
+    """A dataclass field defaulting to a Brian2 quantity (an ndarray, hence a factory)."""
+    return field(default_factory=lambda: value)
+
+
+@dataclass(frozen=True)
+class ExcitatoryParameters:
+    """Excitatory neuron constants (Diehl & Cook 2015, Table/Methods and published code)."""
+
+    v_rest: Quantity = _quantity(-65.0 * mV)
+    v_reset: Quantity = _quantity(-65.0 * mV)
+    v_threshold: Quantity = _quantity(-52.0 * mV)
+    E_exc: Quantity = _quantity(0.0 * mV)
+    E_inh: Quantity = _quantity(-100.0 * mV)
+    tau_membrane: Quantity = _quantity(100.0 * ms)
+    tau_ge: Quantity = _quantity(1.0 * ms)
+    tau_gi: Quantity = _quantity(2.0 * ms)
+    refractory: Quantity = _quantity(5.0 * ms)
+    theta_plus: Quantity = _quantity(0.05 * mV)
+    tau_theta: Quantity = _quantity(1e7 * ms)
+    #: initial membrane potential below rest, as in the published code (v_rest - 40 mV)
+    v_initial_offset: Quantity = _quantity(-40.0 * mV)
+
+    def namespace(self, theta_decay: float = 1.0) -> dict[str, object]:
+        """Constants for ``NeuronGroup(namespace=...)``; ``theta_decay`` 0 freezes theta."""
+        names = asdict(self)
+        names.pop("v_initial_offset")
+        names["theta_decay"] = float(theta_decay)
+        return names
+
+
+@dataclass(frozen=True)
+class InhibitoryParameters:
+    """Inhibitory neuron constants (Diehl & Cook 2015)."""
+
+    v_rest: Quantity = _quantity(-60.0 * mV)
+    v_reset: Quantity = _quantity(-45.0 * mV)
+    v_threshold: Quantity = _quantity(-40.0 * mV)
+    E_exc: Quantity = _quantity(0.0 * mV)
+    E_inh: Quantity = _quantity(-85.0 * mV)
+    tau_membrane: Quantity = _quantity(10.0 * ms)
+    tau_ge: Quantity = _quantity(1.0 * ms)
+    tau_gi: Quantity = _quantity(2.0 * ms)
+    refractory: Quantity = _quantity(2.0 * ms)
+    v_initial_offset: Quantity = _quantity(-40.0 * mV)
+
+    def namespace(self) -> dict[str, object]:
+        """Constants for ``NeuronGroup(namespace=...)``."""
+        names = asdict(self)
+        names.pop("v_initial_offset")
+        return names
+
+
+def excitatory_group(
+    n: int,
+    params: ExcitatoryParameters | None = None,
+    *,
+    learning: bool = True,
+    name: str = "excitatory",
+    method: str = "euler",
+    dt: Quantity | None = None,
+) -> NeuronGroup:
+    """``n`` excitatory neurons; while ``learning`` each spike raises theta by ``theta_plus``.
+
+    Threshold is ``v > v_threshold + theta``; reset sets ``v = v_reset``.
+    """
+    params = params or ExcitatoryParameters()
+    reset = "v = v_reset" + ("\ntheta += theta_plus" if learning else "")
+    group = NeuronGroup(
+        n,
+        EXCITATORY_EQUATIONS,
+        threshold="v > v_threshold + theta",
+        reset=reset,
+        refractory="refractory",
+        method=method,
+        namespace=params.namespace(theta_decay=1.0 if learning else 0.0),
+        name=name,
+        dt=dt,
+    )
+    group.v = params.v_rest + params.v_initial_offset
+    return group
+
+
+def inhibitory_group(
+    n: int,
+    params: InhibitoryParameters | None = None,
+    *,
+    name: str = "inhibitory",
+    method: str = "euler",
+    dt: Quantity | None = None,
+) -> NeuronGroup:
+    """``n`` inhibitory neurons with a fixed threshold."""
+    params = params or InhibitoryParameters()
+    group = NeuronGroup(
+        n,
+        INHIBITORY_EQUATIONS,
+        threshold="v > v_threshold",
+        reset="v = v_reset",
+        refractory="refractory",
+        method=method,
+        namespace=params.namespace(),
+        name=name,
+        dt=dt,
+    )
+    group.v = params.v_rest + params.v_initial_offset
+    return group
