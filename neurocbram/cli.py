@@ -13,6 +13,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: ``neurocbram data`` does not pay for importing Brian2).
 COMMANDS: dict[str, str] = {
     "data": "data",
+    "devices": "devices",
 }
 
 
