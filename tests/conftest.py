@@ -22,6 +22,21 @@ def mnist_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _freeze_import_garbage():
+    """Move import-time objects out of the GC's reach: Brian2's device reset calls
+    gc.collect() after every test, which otherwise rescans them each time."""
+    import gc
+
+    import brian2  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _reset_brian2():
     """Give every test a fresh Brian2 device and preferences (as brian2's own conftest does)."""
