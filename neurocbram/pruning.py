@@ -1,0 +1,215 @@
+"""Soft-pruning (freezing) and hard-pruning of input synapses during training.
+
+Shi et al., "Neuroinspired unsupervised learning and pruning with subquantum
+CBRAM arrays", Nature Communications 9:5312 (2018), prune *during* training:
+weights that have matured are set to a constant non-zero value and frozen --
+they receive no more pulses (fewer writes, less energy) but still conduct.
+They report 93% MNIST accuracy with 75% of the weights soft-pruned, while
+conventional pruning (removing the weights) fell below 90% at 40% pruned.
+
+Here a pruning *event* happens at a scheduled image count. It selects, among
+the synapses not yet pruned, those that count as matured, until the requested
+cumulative fraction is pruned:
+
+``criterion="lowest"`` (default)
+    the lowest weights. In an unsupervised digit network the weights from
+    background pixels sink early and stay low; these are what freezing saves
+    writes on. (Shi et al. prune weights that have settled; the paper's exact
+    selection rule is not available to us, so this default is our choice.)
+``criterion="stable"``
+    the weights that moved least since the previous event (needs the weights
+    at the previous event).
+
+``scope="per_neuron"`` (default) prunes the same fraction of every neuron's
+input weights; ``"global"`` ranks all synapses together.
+
+Soft-pruning sets each selected synapse to a constant weight and raises its
+``frozen`` flag, which gates every update in the synapse code
+(:mod:`neurocbram.synapses`): frozen synapses get no pulses. The constant is
+``constant`` if given (a weight in [0, 1]), else the mean of the weights
+being frozen at that event, per neuron (``per_neuron``) or overall
+(``global``) -- a non-zero value close to where the matured weights sat.
+Hard-pruning selects in the same way but removes the synapses: weight 0 and
+frozen (the device is disconnected from the read path).
+
+All functions here work on arrays of shape (n_inputs, n_neurons) and are
+called by the training driver between chunks of images, so no per-image
+Python runs in standalone mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "PruningSchedule",
+    "PruningEvent",
+    "select_matured",
+    "prune",
+]
+
+Criterion = Literal["lowest", "stable"]
+Scope = Literal["per_neuron", "global"]
+Kind = Literal["soft", "hard"]
+
+
+@dataclass(frozen=True)
+class PruningEvent:
+    """Prune up to ``fraction`` (cumulative) of the synapses after ``image`` training images."""
+
+    image: int
+    fraction: float
+
+
+@dataclass(frozen=True)
+class PruningSchedule:
+    """When and how to prune during training.
+
+    The cumulative pruned fraction rises linearly from ``final_fraction/steps``
+    at ``start_image`` to ``final_fraction`` at ``end_image`` in ``steps``
+    events. ``kind`` is ``"soft"`` (freeze at a constant) or ``"hard"``
+    (remove). ``constant`` is the weight (in [0, 1]) given to soft-pruned
+    synapses, ``None`` for the mean of the weights being frozen.
+    """
+
+    final_fraction: float = 0.75
+    start_image: int = 0
+    end_image: int = 0
+    steps: int = 1
+    kind: Kind = "soft"
+    criterion: Criterion = "lowest"
+    scope: Scope = "per_neuron"
+    constant: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.final_fraction < 1.0:
+            raise ValueError(
+                f"pruning final_fraction must lie in [0, 1), got {self.final_fraction!r}"
+            )
+        if self.kind not in ("soft", "hard"):
+            raise ValueError(f"pruning kind must be 'soft' or 'hard', got {self.kind!r}")
+        if self.criterion not in ("lowest", "stable"):
+            raise ValueError(f"pruning criterion must be 'lowest' or 'stable', got {self.criterion!r}")
+        if self.scope not in ("per_neuron", "global"):
+            raise ValueError(f"pruning scope must be 'per_neuron' or 'global', got {self.scope!r}")
+        if self.steps < 1:
+            raise ValueError(f"pruning steps must be >= 1, got {self.steps!r}")
+        if self.start_image < 0 or self.end_image < self.start_image:
+            raise ValueError(
+                f"pruning needs 0 <= start_image <= end_image, got {self.start_image}..{self.end_image}"
+            )
+        if self.constant is not None and not 0.0 <= self.constant <= 1.0:
+            raise ValueError(
+                f"pruning constant is a weight and must lie in [0, 1] (the card's conductance "
+                f"range), got {self.constant!r}"
+            )
+        if self.kind == "hard" and self.constant is not None:
+            raise ValueError("hard pruning removes synapses (weight 0); do not give a constant")
+
+    def events(self) -> list[PruningEvent]:
+        """The pruning events in order of image count."""
+        if self.final_fraction == 0:
+            return []
+        images = np.linspace(self.start_image, self.end_image, self.steps)
+        fractions = self.final_fraction * np.arange(1, self.steps + 1) / self.steps
+        return [PruningEvent(int(round(i)), float(f)) for i, f in zip(images, fractions)]
+
+    def check_fits(self, total_images: int) -> None:
+        """Raise if an event lies past the end of training (``total_images``)."""
+        if self.events() and self.end_image > total_images:
+            raise ValueError(
+                f"pruning schedule ends at image {self.end_image}, past the end of training "
+                f"({total_images} images)"
+            )
+
+
+def _check_weights(weights: np.ndarray, name: str = "weights") -> np.ndarray:
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (inputs, neurons) array, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return weights
+
+
+def select_matured(
+    weights: np.ndarray,
+    pruned: np.ndarray,
+    fraction: float,
+    criterion: Criterion = "lowest",
+    scope: Scope = "per_neuron",
+    previous_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean mask of synapses to prune now so that ``fraction`` of them are pruned in all.
+
+    ``pruned`` marks synapses pruned at earlier events (never selected again);
+    ``previous_weights`` is needed for ``criterion="stable"``.
+    """
+    weights = _check_weights(weights)
+    pruned = np.asarray(pruned, dtype=bool)
+    if pruned.shape != weights.shape:
+        raise ValueError(f"pruned mask shape {pruned.shape} differs from weights {weights.shape}")
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"pruning fraction must lie in [0, 1), got {fraction!r}")
+    if criterion == "lowest":
+        score = weights.copy()
+    elif criterion == "stable":
+        if previous_weights is None:
+            raise ValueError("criterion 'stable' needs previous_weights")
+        previous = _check_weights(previous_weights, "previous_weights")
+        if previous.shape != weights.shape:
+            raise ValueError("previous_weights and weights differ in shape")
+        score = np.abs(weights - previous)
+    else:
+        raise ValueError(f"unknown pruning criterion {criterion!r}")
+    score[pruned] = np.inf  # already pruned: never chosen again
+    if scope == "per_neuron":
+        n_inputs = weights.shape[0]
+        target = int(np.floor(fraction * n_inputs + 1e-9))
+        need = np.maximum(target - pruned.sum(axis=0), 0)
+        order = np.argsort(score, axis=0, kind="stable")
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(n_inputs)[:, None], axis=0)
+        return ranks < need[None, :]
+    if scope == "global":
+        target = int(np.floor(fraction * weights.size + 1e-9))
+        need = max(target - int(pruned.sum()), 0)
+        flat = np.zeros(weights.size, dtype=bool)
+        flat[np.argsort(score, axis=None, kind="stable")[:need]] = True
+        return flat.reshape(weights.shape)
+    raise ValueError(f"unknown pruning scope {scope!r}")
+
+
+def prune(
+    weights: np.ndarray,
+    pruned: np.ndarray,
+    event: PruningEvent,
+    schedule: PruningSchedule,
+    previous_weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply one pruning event.
+
+    Returns ``(new_weights, new_pruned, selected)``: soft-pruned synapses take
+    the schedule's constant (or the mean of the selected weights), hard-pruned
+    ones 0; ``new_pruned`` is the frozen mask to hand to the synapse model.
+    """
+    weights = _check_weights(weights)
+    selected = select_matured(
+        weights, pruned, event.fraction, schedule.criterion, schedule.scope, previous_weights
+    )
+    new_weights = weights.copy()
+    if schedule.kind == "hard":
+        new_weights[selected] = 0.0
+    elif schedule.constant is not None:
+        new_weights[selected] = schedule.constant
+    elif schedule.scope == "per_neuron":
+        counts = selected.sum(axis=0)
+        sums = np.where(selected, weights, 0.0).sum(axis=0)
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        new_weights = np.where(selected, means[None, :], new_weights)
+    elif selected.any():
+        new_weights[selected] = weights[selected].mean()
+    return new_weights, np.asarray(pruned, dtype=bool) | selected, selected
