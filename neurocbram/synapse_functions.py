@@ -1,0 +1,193 @@
+"""Brian2 `Function` objects applying a device card's pulse response.
+
+``memristor_set(G, n, scale)`` / ``memristor_reset(G, n, scale)`` return the
+conductance (S) after ``n`` deterministic SET / RESET pulses from ``G`` on a
+device whose step is scaled by ``scale`` (device-to-device variation, see
+:mod:`neurocbram.devices.pulses`)::
+
+    repeat n times:  G <- clip(G + scale*(T(G) - G), g_min, g_max)
+
+``T`` is the card's transfer table (:attr:`DeviceCard.transfer_tables`),
+linearly interpolated. The functions have one implementation per target:
+
+``numpy``
+    vectorised over the synapses of the call with :func:`numpy.interp`, so it
+    reproduces :func:`neurocbram.devices.pulses.pulse_event` bit for bit;
+``cython`` / ``cpp`` (runtime and ``cpp_standalone``)
+    a short loop over the ``n`` pulses with a linear interpolation into the
+    table, which reaches the generated code as a namespace array (the
+    mechanism :class:`brian2.TimedArray` uses). In ``cpp_standalone`` the
+    table becomes a static array of the program: no Python runs during a
+    simulation.
+
+The names of the functions and of their tables in generated code carry a
+digest of the card's response (``_memristor_<digest>_set``), so two cards in
+one network never collide, and two synapse objects with the same card share
+one table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import numpy as np
+from brian2 import Function, check_units, siemens
+
+from .devices.card import DeviceCard
+
+__all__ = ["memristor_functions", "card_digest", "IMPLEMENTED_TARGETS"]
+
+#: code-generation targets with an implementation of the pulse functions
+IMPLEMENTED_TARGETS = ("numpy", "cython", "cpp")
+
+_CPP_TEMPLATE = """
+static inline double %NAME%(const double G, const int n, const double scale)
+{
+    // n pulses; transfer table uniform on [g_min, g_max] with %POINTS% points
+    double g = G;
+    for (int k = 0; k < n; k++)
+    {
+        double x = (g - %G_MIN%) * %INV_DG%;
+        if (x < 0.0)
+            x = 0.0;
+        else if (x > %LAST%)
+            x = %LAST%;
+        int j = (int)x;
+        if (j > %LAST_INTERVAL%)
+            j = %LAST_INTERVAL%;
+        const double frac = x - j;
+        const double lo = _namespace%TABLE%[j];
+        const double after = lo + frac * (_namespace%TABLE%[j + 1] - lo);
+        g = g + scale * (after - g);
+        if (g < %G_MIN%)
+            g = %G_MIN%;
+        else if (g > %G_MAX%)
+            g = %G_MAX%;
+    }
+    return g;
+}
+"""
+
+_CYTHON_TEMPLATE = """
+cdef double %NAME%(double G, int n, double scale):
+    global _namespace%TABLE%
+    cdef double g = G
+    cdef double x, frac, lo, after
+    cdef int j, k
+    for k in range(n):
+        x = (g - %G_MIN%) * %INV_DG%
+        if x < 0.0:
+            x = 0.0
+        elif x > %LAST%:
+            x = %LAST%
+        j = <int>x
+        if j > %LAST_INTERVAL%:
+            j = %LAST_INTERVAL%
+        frac = x - j
+        lo = _namespace%TABLE%[j]
+        after = lo + frac * (_namespace%TABLE%[j + 1] - lo)
+        g = g + scale * (after - g)
+        if g < %G_MIN%:
+            g = %G_MIN%
+        elif g > %G_MAX%:
+            g = %G_MAX%
+    return g
+"""
+
+
+def card_digest(card: DeviceCard) -> str:
+    """A short hex digest of the card's pulse response (range and transfer tables)."""
+    grid, after_set, after_reset = card.transfer_tables
+    digest = hashlib.sha1()
+    for array in (grid, after_set, after_reset):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:10]
+
+
+def _fill(template: str, replacements: dict[str, str]) -> str:
+    for key, value in replacements.items():
+        template = template.replace(f"%{key}%", value)
+    return template
+
+
+def _make_function(card: DeviceCard, direction: Literal["set", "reset"], digest: str) -> Function:
+    grid, after_set, after_reset = card.transfer_tables
+    table = np.ascontiguousarray(after_set if direction == "set" else after_reset, dtype=np.float64)
+    g_min, g_max = float(card.g_min), float(card.g_max)
+    name = f"_memristor_{digest}_{direction}"
+    table_name = f"{name}_table"
+
+    def iterate(G, n, scale):
+        """Unitless vectorised pulses (numpy target and Python calls)."""
+        n = np.asarray(n)
+        if n.dtype.kind == "f":
+            if np.any(n != np.floor(n)):
+                raise ValueError(f"memristor_{direction}: pulse counts must be integers")
+            n = n.astype(np.int64)
+        if np.any(n < 0):
+            raise ValueError(f"memristor_{direction}: pulse counts must be >= 0, got {n.min()}")
+        g, n, s = np.broadcast_arrays(
+            np.asarray(G, dtype=np.float64), n, np.asarray(scale, dtype=np.float64)
+        )
+        shape = g.shape
+        g = np.array(g, dtype=np.float64).ravel()  # a writable copy
+        n, s = n.ravel(), s.ravel()
+        for k in range(int(n.max(initial=0))):
+            active = np.flatnonzero(n > k)
+            g_active = g[active]
+            step = s[active] * (np.interp(g_active, grid, table) - g_active)
+            g[active] = np.clip(g_active + step, g_min, g_max)
+        return g.reshape(shape) if shape else float(g[0])
+
+    @check_units(G=siemens, n=1, scale=1, result=siemens)
+    def pulses(G, n, scale):
+        return iterate(np.asarray(G), n, scale) * siemens
+
+    pulses.__name__ = f"memristor_{direction}"
+    pulses.__doc__ = (
+        f"Conductance (S) after ``n`` deterministic {direction.upper()} pulses of card "
+        f"{card.name!r} from ``G`` with step scale ``scale``."
+    )
+    function = Function(
+        pulses, arg_types=["float", "integer", "float"], return_type="float", stateless=True
+    )
+    function.implementations.add_implementation("numpy", code=iterate)
+    points = table.size
+    replacements = {
+        "NAME": name,
+        "TABLE": table_name,
+        "G_MIN": repr(g_min),
+        "G_MAX": repr(g_max),
+        "INV_DG": repr((points - 1) / (g_max - g_min)),
+        "LAST": repr(float(points - 1)),
+        "LAST_INTERVAL": str(points - 2),
+        "POINTS": str(points),
+    }
+    namespace = {table_name: table}
+    function.implementations.add_implementation(
+        "cpp", code=_fill(_CPP_TEMPLATE, replacements), namespace=namespace, name=name
+    )
+    function.implementations.add_implementation(
+        "cython", code=_fill(_CYTHON_TEMPLATE, replacements), namespace=namespace, name=name
+    )
+    return function
+
+
+def memristor_functions(card: DeviceCard) -> tuple[Function, Function]:
+    """``(memristor_set, memristor_reset)`` Brian2 functions for ``card``.
+
+    Both have the signature ``f(G, n, scale)``: ``G`` in siemens, ``n`` an
+    integer number of pulses (>= 0), ``scale`` the dimensionless step scale;
+    they return the conductance (S) after ``n`` deterministic pulses.
+
+    Examples
+    --------
+    >>> from brian2 import uS
+    >>> set_fn, reset_fn = memristor_functions(card)   # doctest: +SKIP
+    >>> set_fn(1*uS, 3, 1.0)                           # doctest: +SKIP
+    """
+    if not isinstance(card, DeviceCard):
+        raise TypeError(f"expected a DeviceCard, got {type(card).__name__}")
+    digest = card_digest(card)
+    return _make_function(card, "set", digest), _make_function(card, "reset", digest)
