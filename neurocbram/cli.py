@@ -14,6 +14,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, str] = {
     "data": "data",
     "devices": "devices",
+    "rate": "rate",
 }
 
 
