@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "devices": "devices",
     "rate": "rate",
+    "structure": "structure",
 }
 
 

@@ -1,0 +1,448 @@
+"""Vectorised NumPy convolutional layers, a small ``Sequential`` network and LeNet-5.
+
+Layers work on ``float32`` (or float64) batches in NCHW layout. Convolutions
+use :func:`numpy.lib.stride_tricks.sliding_window_view` to build the im2col
+matrix in one copy, so a forward pass is one matrix product; the backward pass
+scatters the column gradients back with one strided add per kernel offset.
+
+Weights follow the crossbar convention of :mod:`neurocbram.analysis.mlp`:
+a dense layer holds ``W`` of shape ``(n_out, n_in)``, a convolution holds
+``W`` of shape ``(F, C, kh, kw)``, which maps onto an array as the unrolled
+``(F, C*kh*kw)`` matrix (see :func:`unrolled`).
+
+Every layer with weights can carry a binary ``mask`` of the weight's shape
+(pruning): the forward pass uses ``W * mask`` implicitly because
+:meth:`Sequential.apply_masks` zeroes the masked weights after every optimizer
+step and :meth:`Sequential.loss_and_grads` zeroes their gradients, so a masked
+weight stays exactly 0 through training.
+
+LeNet-5 (LeCun et al., Proc. IEEE 86:2278, 1998), in its common modern form:
+conv 5x5 (6 maps, "same" padding on 28x28 MNIST) - ReLU - max-pool 2 - conv 5x5
+(16) - ReLU - max-pool 2 - dense 400->120 - ReLU - dense 84 - ReLU - dense 10,
+softmax cross-entropy (61 706 parameters). :func:`lenet5_caffe` is the larger
+Caffe variant (20-50-500, 431 080 parameters) that Han et al. (NeurIPS 2015)
+call LeNet-5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "Conv2D",
+    "Dense",
+    "Flatten",
+    "from_mlp",
+    "MaxPool2D",
+    "ReLU",
+    "Sequential",
+    "lenet5",
+    "lenet5_caffe",
+    "mlp_net",
+    "train_net",
+    "unrolled",
+]
+
+
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class Layer:
+    """Base class: ``forward(x, train)``, ``backward(grad)``; weighted layers set ``W``, ``b``."""
+
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    dW: np.ndarray | None = None
+    db: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = x @ W.T + b`` with ``W`` of shape ``(n_out, n_in)`` (He init)."""
+
+    def __init__(self, n_in: int, n_out: int, seed: int | np.random.Generator | None = 0,
+                 dtype: type = np.float32) -> None:
+        if int(n_in) != n_in or int(n_out) != n_out or n_in < 1 or n_out < 1:
+            raise ValueError(f"Dense sizes must be positive integers, got n_in={n_in!r}, n_out={n_out!r}")
+        rng = _rng(seed)
+        self.W = (rng.standard_normal((int(n_out), int(n_in))) * np.sqrt(2.0 / n_in)).astype(dtype)
+        self.b = np.zeros(int(n_out), dtype=dtype)
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.W.shape[1]:
+            raise ValueError(f"Dense expects input (batch, {self.W.shape[1]}), got {x.shape}")
+        if train:
+            self._x = x
+        return x @ self.W.T + self.b
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        self.dW = grad.T @ self._x
+        self.db = grad.sum(axis=0)
+        return grad @ self.W
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation), stride 1, zero ``padding``; ``W`` (F, C, kh, kw)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 5, padding: int = 0,
+                 seed: int | np.random.Generator | None = 0, dtype: type = np.float32) -> None:
+        for name, v in (("c_in", c_in), ("c_out", c_out), ("kernel", kernel)):
+            if int(v) != v or v < 1:
+                raise ValueError(f"Conv2D {name} must be a positive integer, got {v!r}")
+        if int(padding) != padding or padding < 0:
+            raise ValueError(f"Conv2D padding must be an integer >= 0, got {padding!r}")
+        rng = _rng(seed)
+        fan_in = c_in * kernel * kernel
+        self.W = (rng.standard_normal((c_out, c_in, kernel, kernel)) * np.sqrt(2.0 / fan_in)).astype(dtype)
+        self.b = np.zeros(int(c_out), dtype=dtype)
+        self.padding = int(padding)
+        #: set by :class:`Sequential` on a first layer, whose input gradient nobody needs
+        self.skip_input_grad = False
+        self._cols: np.ndarray | None = None
+        self._xshape: tuple[int, ...] | None = None
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        p = self.padding
+        return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        f, c, kh, kw = self.W.shape
+        if x.ndim != 4 or x.shape[1] != c:
+            raise ValueError(f"Conv2D expects input (batch, {c}, H, W), got {x.shape}")
+        xp = self._pad(x)
+        n, _, hp, wp = xp.shape
+        ho, wo = hp - kh + 1, wp - kw + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"Conv2D input {x.shape[2:]} is smaller than the kernel {(kh, kw)}")
+        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (n, c, ho, wo, kh, kw)
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+        out = cols @ self.W.reshape(f, -1).T + self.b  # (n*ho*wo, f)
+        if train:
+            self._cols, self._xshape = cols, xp.shape
+        return out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        f, c, kh, kw = self.W.shape
+        n, _, hp, wp = self._xshape
+        ho, wo = grad.shape[2], grad.shape[3]
+        g = grad.transpose(0, 2, 3, 1).reshape(-1, f)
+        self.dW = (g.T @ self._cols).reshape(self.W.shape)
+        self.db = g.sum(axis=0)
+        if self.skip_input_grad:
+            return None
+        dcols = (g @ self.W.reshape(f, -1)).reshape(n, ho, wo, c, kh, kw)
+        dx = np.zeros((n, c, hp, wp), dtype=grad.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dx[:, :, i:i + ho, j:j + wo] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+        p = self.padding
+        return dx[:, :, p:hp - p, p:wp - p] if p else dx
+
+
+class MaxPool2D(Layer):
+    """Non-overlapping ``size`` x ``size`` max pooling (H and W must be multiples of ``size``)."""
+
+    def __init__(self, size: int = 2) -> None:
+        if int(size) != size or size < 1:
+            raise ValueError(f"MaxPool2D size must be a positive integer, got {size!r}")
+        self.size = int(size)
+        self._arg: np.ndarray | None = None
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        s = self.size
+        if x.ndim != 4 or x.shape[2] % s or x.shape[3] % s:
+            raise ValueError(f"MaxPool2D({s}) expects (batch, C, H, W) with H, W multiples of {s}, got {x.shape}")
+        n, c, h, w = x.shape
+        blocks = x.reshape(n, c, h // s, s, w // s, s).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // s, w // s, s * s)
+        arg = blocks.argmax(axis=-1)
+        if train:
+            self._arg, self._shape = arg, x.shape
+        return np.take_along_axis(blocks, arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        s = self.size
+        n, c, h, w = self._shape
+        blocks = np.zeros((n, c, h // s, w // s, s * s), dtype=grad.dtype)
+        np.put_along_axis(blocks, self._arg[..., None], grad[..., None], axis=-1)
+        return blocks.reshape(n, c, h // s, w // s, s, s).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+
+
+class ReLU(Layer):
+    """Rectified linear unit."""
+
+    def __init__(self) -> None:
+        self._pos: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if train:
+            self._pos = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad * self._pos
+
+
+class Flatten(Layer):
+    """(batch, C, H, W) -> (batch, C*H*W), channel-major (map ``c`` owns a block of H*W columns)."""
+
+    def __init__(self) -> None:
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if train:
+            self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad.reshape(self._shape)
+
+
+class Sequential:
+    """A stack of layers ending in a softmax cross-entropy loss over ``n_classes`` logits.
+
+    ``input_shape`` is the shape of one sample, e.g. ``(784,)`` or ``(1, 28, 28)``;
+    inputs of shape ``(batch, prod(input_shape))`` are reshaped automatically.
+    """
+
+    def __init__(self, layers: Sequence[Layer], input_shape: tuple[int, ...]) -> None:
+        self.layers = list(layers)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        if self.layers and isinstance(self.layers[0], Conv2D):
+            self.layers[0].skip_input_grad = True
+
+    # ----------------------------------------------------------- parameters
+    @property
+    def weighted(self) -> list[Layer]:
+        """The layers that hold weights (Dense, Conv2D), input first."""
+        return [layer for layer in self.layers if layer.W is not None]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Weight arrays of the weighted layers (the arrays themselves)."""
+        return [layer.W for layer in self.weighted]
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """``[W0, b0, W1, b1, ...]``, updated in place by the optimisers of :mod:`~neurocbram.analysis.mlp`."""
+        return [p for layer in self.weighted for p in (layer.W, layer.b)]
+
+    def n_params(self, nonzero: bool = False) -> int:
+        """Number of weights and biases (``nonzero``: weights that are not 0, plus biases)."""
+        total = 0
+        for layer in self.weighted:
+            total += int(np.count_nonzero(layer.W)) if nonzero else layer.W.size
+            total += layer.b.size
+        return total
+
+    def set_masks(self, masks: Sequence[np.ndarray | None] | None) -> None:
+        """Attach one binary mask (weight shape, or None) per weighted layer and apply them."""
+        layers = self.weighted
+        if masks is None:
+            masks = [None] * len(layers)
+        if len(masks) != len(layers):
+            raise ValueError(f"need {len(layers)} masks (one per weighted layer), got {len(masks)}")
+        for layer, m in zip(layers, masks):
+            if m is not None:
+                m = np.asarray(m)
+                if m.shape != layer.W.shape:
+                    raise ValueError(f"mask shape {m.shape} does not match weight shape {layer.W.shape}")
+                m = m.astype(layer.W.dtype)
+            layer.mask = m
+        self.apply_masks()
+
+    def apply_masks(self) -> None:
+        """Zero the masked weights (in place)."""
+        for layer in self.weighted:
+            if layer.mask is not None:
+                layer.W *= layer.mask
+
+    # -------------------------------------------------------------- compute
+    def _reshape(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype != self.weighted[0].W.dtype:
+            x = x.astype(self.weighted[0].W.dtype)
+        if x.shape[1:] != self.input_shape:
+            if x.ndim == 2 and x.shape[1] == int(np.prod(self.input_shape)):
+                x = x.reshape((len(x),) + self.input_shape)
+            else:
+                raise ValueError(f"x must have shape (batch, *{self.input_shape}), got {x.shape}")
+        return x
+
+    def logits(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """Network output before the softmax."""
+        h = self._reshape(x)
+        for layer in self.layers:
+            h = layer.forward(h, train)
+        return h
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """Hidden outputs of every layer (input first), for saliency and inspection."""
+        hs = [self._reshape(x)]
+        for layer in self.layers:
+            hs.append(layer.forward(hs[-1]))
+        return hs
+
+    def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+        """Class probabilities, computed in batches."""
+        out = []
+        for i in range(0, len(x), batch):
+            z = self.logits(x[i:i + batch])
+            z = z - z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            out.append(e / e.sum(axis=1, keepdims=True))
+        return np.concatenate(out) if out else np.zeros((0, 0))
+
+    def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
+        """Fraction of ``x`` classified as ``labels``."""
+        return float(np.mean(self.predict(x).argmax(axis=1) == np.asarray(labels)))
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        """Mean cross-entropy and gradients aligned with :attr:`params` (masked entries zeroed)."""
+        z = self.logits(x, train=True)
+        n = len(z)
+        y = np.asarray(y).astype(int)
+        if y.shape != (n,):
+            raise ValueError(f"y must be integer labels of shape ({n},), got {y.shape}")
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -float(logp[np.arange(n), y].mean())
+        g = np.exp(logp)
+        g[np.arange(n), y] -= 1.0
+        g /= n
+        for layer in reversed(self.layers):
+            if g is None:
+                break
+            g = layer.backward(g)
+        grads = []
+        for layer in self.weighted:
+            dw = layer.dW * layer.mask if layer.mask is not None else layer.dW
+            grads += [dw, layer.db]
+        return loss, grads
+
+
+def unrolled(w: np.ndarray) -> np.ndarray:
+    """A weight as the 2-D matrix a crossbar holds: ``(n_out, n_in)``; conv ``(F, C*kh*kw)``."""
+    w = np.asarray(w)
+    if w.ndim == 2:
+        return w
+    if w.ndim == 4:
+        return w.reshape(w.shape[0], -1)
+    raise ValueError(f"weights must be 2-D (dense) or 4-D (conv), got shape {w.shape}")
+
+
+def lenet5(seed: int | None = 0, widths: Sequence[int] = (6, 16, 120, 84), n_classes: int = 10,
+           dtype: type = np.float32) -> Sequential:
+    """LeNet-5 for 1x28x28 inputs; ``widths`` = (conv1 maps, conv2 maps, fc1, fc2)."""
+    if len(widths) != 4 or any(int(w) != w or w < 1 for w in widths):
+        raise ValueError(f"widths must be 4 positive integers, got {widths!r}")
+    c1, c2, f1, f2 = (int(w) for w in widths)
+    rng = np.random.default_rng(seed)
+    layers = [
+        Conv2D(1, c1, 5, padding=2, seed=rng, dtype=dtype), ReLU(), MaxPool2D(2),
+        Conv2D(c1, c2, 5, seed=rng, dtype=dtype), ReLU(), MaxPool2D(2), Flatten(),
+        Dense(c2 * 25, f1, seed=rng, dtype=dtype), ReLU(),
+        Dense(f1, f2, seed=rng, dtype=dtype), ReLU(),
+        Dense(f2, n_classes, seed=rng, dtype=dtype),
+    ]
+    return Sequential(layers, (1, 28, 28))
+
+
+def lenet5_caffe(seed: int | None = 0, n_classes: int = 10, dtype: type = np.float32) -> Sequential:
+    """The Caffe "LeNet-5" used by Han et al. (NeurIPS 2015): conv 20, conv 50, dense 500 (431 080 parameters)."""
+    rng = np.random.default_rng(seed)
+    layers = [
+        Conv2D(1, 20, 5, seed=rng, dtype=dtype), ReLU(), MaxPool2D(2),
+        Conv2D(20, 50, 5, seed=rng, dtype=dtype), ReLU(), MaxPool2D(2), Flatten(),
+        Dense(800, 500, seed=rng, dtype=dtype), ReLU(),
+        Dense(500, n_classes, seed=rng, dtype=dtype),
+    ]
+    return Sequential(layers, (1, 28, 28))
+
+
+def mlp_net(sizes: Sequence[int], seed: int | None = 0, dtype: type = np.float32) -> Sequential:
+    """A ReLU multilayer perceptron as a :class:`Sequential`, e.g. ``(784, 300, 100, 10)``."""
+    if len(sizes) < 2 or any(int(s) != s or s < 1 for s in sizes):
+        raise ValueError(f"sizes must be >= 2 positive integers, got {sizes!r}")
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = []
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(a, b, seed=rng, dtype=dtype))
+        if k < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(layers, (int(sizes[0]),))
+
+
+def from_mlp(model) -> Sequential:
+    """A :class:`Sequential` sharing the weight arrays of an :class:`~neurocbram.analysis.mlp.MLP`.
+
+    Only ReLU hidden units with a softmax output are supported (LeNet-300-100 of
+    :func:`~neurocbram.analysis.mlp.lenet_300_100`). The arrays are shared, so
+    pruning or training either object changes both.
+    """
+    if model.activation != "relu" or model.output != "softmax":
+        raise ValueError("from_mlp needs an MLP with activation='relu' and output='softmax'")
+    layers: list[Layer] = []
+    for k, (w, b) in enumerate(zip(model.weights, model.biases)):
+        dense = Dense(w.shape[1], w.shape[0], seed=0, dtype=w.dtype)
+        dense.W, dense.b = w, b
+        layers.append(dense)
+        if k < len(model.weights) - 1:
+            layers.append(ReLU())
+    return Sequential(layers, (int(model.sizes[0]),))
+
+
+def train_net(
+    net: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: float = 1.0,
+    batch: int = 100,
+    optimizer=None,
+    seed: int | None = 0,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Minibatch training with masks kept applied; returns the mean loss of each (partial) epoch.
+
+    ``epochs`` may be fractional (e.g. 0.5 = half an epoch of minibatches).
+    ``optimizer``: an ``Adam`` / ``SGD`` of :mod:`~neurocbram.analysis.mlp` (default Adam 1e-3).
+    ``on_step(step, loss)`` is called after every update.
+    """
+    from .mlp import Adam
+
+    if epochs < 0 or batch < 1:
+        raise ValueError(f"epochs must be >= 0 and batch >= 1, got {epochs}, {batch}")
+    optimizer = optimizer or Adam(1e-3)
+    rng = np.random.default_rng(seed)
+    steps_per_epoch = int(np.ceil(len(x) / batch))
+    total_steps = int(round(epochs * steps_per_epoch))
+    losses, step = [], 0
+    while step < total_steps:
+        order = rng.permutation(len(x))
+        acc, seen = 0.0, 0
+        for i in range(0, len(x), batch):
+            if step >= total_steps:
+                break
+            sel = order[i:i + batch]
+            loss, grads = net.loss_and_grads(x[sel], y[sel])
+            optimizer.step(net.params, grads)
+            net.apply_masks()
+            acc += loss * len(sel)
+            seen += len(sel)
+            step += 1
+            if on_step is not None:
+                on_step(step, loss)
+        losses.append(acc / max(seen, 1))
+    return losses

@@ -1,0 +1,150 @@
+"""Small-World pruning: graph metrics on known graphs, masks, L/C, tiles, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurocbram.analysis.conv import lenet5, mlp_net
+from neurocbram.analysis.small_world import (
+    array_tiles, card_accuracy, characteristic_path_length, check_sparsity, clustering_coefficient,
+    layer_densities, magnitude_masks, network_small_world_masks, ring_lattice, small_world_mask,
+    structure_metrics, train_sparse, unit_graph, watts_strogatz,
+)
+
+
+def test_path_length_and_clustering_of_known_graphs():
+    complete = ~np.eye(5, dtype=bool)
+    assert characteristic_path_length(complete) == 1.0
+    assert clustering_coefficient(complete) == 1.0
+    path = np.zeros((4, 4), bool)
+    path[[0, 1, 2], [1, 2, 3]] = True
+    assert characteristic_path_length(path) == pytest.approx(10 / 6)
+    assert clustering_coefficient(path) == 0.0
+    star = np.zeros((5, 5), bool)
+    star[0, 1:] = True
+    assert characteristic_path_length(star) == pytest.approx((4 * 1 + 6 * 2) / 10)
+    assert clustering_coefficient(star) == 0.0
+
+
+def test_ring_lattice_matches_closed_forms():
+    n, k = 20, 4
+    a = ring_lattice(n, k)
+    # Watts & Strogatz: C(0) = 3(k-2) / (4(k-1))
+    assert clustering_coefficient(a) == pytest.approx(3 * (k - 2) / (4 * (k - 1)))
+    # distances 1..5 (x2 each side: 1,1,2,2,...,5 with d=5 once) for n=20, k=4 -> mean over 19 others
+    d = np.arange(1, n)
+    hops = np.ceil(np.minimum(d, n - d) / (k // 2))
+    assert characteristic_path_length(a) == pytest.approx(hops.mean())
+
+
+def test_rewiring_shortens_paths_keeps_edges():
+    a0 = watts_strogatz(100, 6, 0.0, seed=1)
+    a1 = watts_strogatz(100, 6, 0.2, seed=1)
+    assert a0.sum() == a1.sum()
+    assert characteristic_path_length(a1) < characteristic_path_length(a0)
+    assert clustering_coefficient(a1) < clustering_coefficient(a0)
+
+
+def test_small_world_mask_density_and_locality():
+    m0 = small_world_mask((10, 50), 0.2, 0.0)
+    assert m0.sum() == 100 and np.all(m0.sum(axis=1) == 10)
+    rows, cols = np.nonzero(m0)
+    centre = (rows + 0.5) * 5 - 0.5
+    assert np.all(np.minimum(np.abs(cols - centre), 50 - np.abs(cols - centre)) <= 5.5)
+    m1 = small_world_mask((10, 50), 0.2, 1.0, seed=3)
+    assert m1.sum() == 100 and not np.array_equal(m0, m1)
+
+
+def test_network_masks_reach_sparsity_and_metrics():
+    net = lenet5(0)
+    masks = network_small_world_masks(net, 0.977, 0.1, seed=0)
+    kept = sum(m.sum() for m in masks) / sum(m.size for m in masks)
+    assert kept == pytest.approx(0.023, abs=0.002)
+    for m, w in zip(masks, net.weights):
+        assert m.shape == w.shape
+        if w.ndim == 4:  # whole kernels
+            assert np.all(m.all(axis=(2, 3)) == m.any(axis=(2, 3)))
+    dense = structure_metrics(net.weights)
+    assert dense["C"] == [10.0] * 5 and dense["L_rel"][0] == 1.0
+    sparse = structure_metrics([w * m for w, m in zip(net.weights, masks)])
+    assert all(c <= 10 for c in sparse["C"]) and sparse["C"][-1] < 10
+
+
+def test_metrics_on_hand_built_network():
+    # 2 inputs -> 2 hidden -> 2 classes, hidden 0 only to class 0, hidden 1 to both
+    w1 = np.array([[1.0, 0.0], [1.0, 1.0]])
+    w2 = np.array([[1.0, 1.0], [0.0, 1.0]])
+    m = structure_metrics([w1, w2])
+    assert m["C"] == [2.0, 1.5]  # input 0 reaches both classes (via h1), input 1 via h1 too; h0: 1, h1: 2
+    assert m["L"] == [(3 + 2) / 2, (2 + 1) / 2]
+    g = unit_graph([w1, w2])
+    assert g.shape == (6, 6) and g.sum() == 2 * 6
+
+
+def test_layer_densities_hit_budget():
+    shapes = [(300, 784), (100, 300), (10, 100)]
+    d = layer_densities(shapes, 0.97)
+    sizes = np.array([np.prod(s) for s in shapes])
+    assert np.dot(d, sizes) / sizes.sum() == pytest.approx(0.03)
+    assert d[0] < d[1] < d[2] <= 1
+    assert layer_densities(shapes, 0.5, "uniform") == [0.5] * 3
+
+
+def test_magnitude_masks_keep_largest():
+    w = np.array([[0.1, -3.0], [2.0, 0.01]])
+    (m,) = magnitude_masks([w], [0.5])
+    assert m.tolist() == [[False, True], [True, False]]
+
+
+def test_tiles_convention():
+    w = np.zeros((64, 128))  # 128 inputs (rows) x 64 outputs -> 128 differential columns
+    w[0, 0] = 1.0
+    t = array_tiles(w, 64)
+    assert t == {"dense": 4, "nonzero": 1, "compacted": 1}
+    assert array_tiles(w, 64, differential=False)["dense"] == 2
+
+
+def test_sparse_training_keeps_masks_and_card_accuracy():
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    net = mlp_net((784, 30, 10), seed=0)
+    masks = network_small_world_masks(net, 0.9, 0.1)
+    res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=1, batch=50)
+    for w, m in zip(res.net.weights, masks):
+        assert np.all(w[~m] == 0)
+    assert res.sparsity == pytest.approx(0.9, abs=0.01)
+    acc = card_accuracy(res.net, "cbram-shi2018", x[:100], y[:100])
+    assert 0.0 <= acc <= 1.0
+
+
+def test_bad_input_raises():
+    for bad in (-0.1, 1.0, 1.5, "x"):
+        with pytest.raises(ValueError):
+            check_sparsity(bad)
+    with pytest.raises(ValueError):
+        network_small_world_masks(mlp_net((4, 3, 2)), 1.0, 0.1)
+    with pytest.raises(ValueError):
+        small_world_mask((3, 4), 0.5, 1.5)
+    with pytest.raises(ValueError):
+        characteristic_path_length(np.zeros((3, 4)))
+    with pytest.raises(ValueError):
+        structure_metrics([np.zeros((2, 3, 4))])
+    with pytest.raises(ValueError):
+        card_accuracy(mlp_net((4, 3, 2)), "no-such-card", np.zeros((1, 4)), np.zeros(1))
+
+
+def test_cli_rejects_bad_input_before_training(tmp_path):
+    import argparse
+
+    from neurocbram.commands import structure
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quiet", action="store_true")
+    structure.add_arguments(parser)
+    for argv in (["small-world", "--card", "no-such-card"], ["small-world", "--sparsity", "1.0", "--card", ""],
+                 ["cgap", "--card", "no-such-card"]):
+        args = parser.parse_args(argv + ["--out", str(tmp_path)])
+        with pytest.raises(ValueError):
+            structure.run(args)
