@@ -1,4 +1,4 @@
-"""Figures of the spiking MNIST networks (matplotlib, Agg backend, written to files).
+"""Figures of the spiking MNIST networks (matplotlib, written to files).
 
 Every function takes the data and a ``path`` and returns the path it wrote;
 name the file after what it shows (``receptive_fields_N400.png``,
@@ -11,11 +11,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from neurocbram.figure_io import save_figure
 
 __all__ = [
     "plot_receptive_fields",
@@ -25,12 +24,6 @@ __all__ = [
 ]
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=fig.dpi, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def plot_receptive_fields(
@@ -103,7 +96,7 @@ def plot_receptive_fields(
     if frozen_mask is not None:
         heading += f" ({frozen_mask.mean():.0%} of synapses frozen, blue)"
     ax.set_title(heading)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_raster(
@@ -166,7 +159,7 @@ def plot_raster(
     ax.set_ylabel("neuron index")
     ax.set_ylim(-0.5, max(n, 1) + 2)
     ax.set_title(title or f"{idx.size} spikes of {n} neurons")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_accuracy_curve(
@@ -194,7 +187,7 @@ def plot_accuracy_curve(
     if label:
         ax.legend()
     ax.set_title(title or "Test accuracy during training")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(
@@ -231,4 +224,4 @@ def plot_confusion(
     total = m.sum()
     acc = np.trace(m) / total if total else float("nan")
     ax.set_title(title or f"Confusion matrix (accuracy {acc:.1%})")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from neurocbram.figure_io import save_figure
 
 __all__ = [
     "braille_accuracy_vs_distortion",
@@ -25,13 +24,6 @@ __all__ = [
 ]
 
 
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
 
 
 def braille_image(dots: np.ndarray) -> np.ndarray:
@@ -57,7 +49,8 @@ def braille_accuracy_vs_distortion(result: dict, path: str | Path) -> Path:
     ax.set_title(f"Braille names, analog noise std {noise}" if noise is not None else "Braille names")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=130)
 
 
 def braille_patterns(result: dict, path: str | Path) -> Path:
@@ -76,7 +69,8 @@ def braille_patterns(result: dict, path: str | Path) -> Path:
                 ax.set_title(titles[j], fontsize=9)
             if j == 0:
                 ax.set_ylabel(ex["names"][i], rotation=0, ha="right", va="center", fontsize=8)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=130)
 
 
 def rsa_recovery(result: dict, path: str | Path) -> Path:
@@ -108,7 +102,8 @@ def rsa_recovery(result: dict, path: str | Path) -> Path:
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3)
     fig.suptitle(f"RSA vs R-V-W on {result['card']}", fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=130)
 
 
 def mnist_activity_difference_curves(result: dict, path: str | Path) -> Path:
@@ -121,4 +116,5 @@ def mnist_activity_difference_curves(result: dict, path: str | Path) -> Path:
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=130)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from neurocbram.figure_io import save_figure
 
 __all__ = ["plot_accuracy_vs_sparsity", "plot_lc_vs_sparsity", "plot_widths", "write_figures"]
 
@@ -46,11 +45,7 @@ def plot_accuracy_vs_sparsity(result: dict, path: str | Path) -> Path:
                xlabel="weight sparsity", ylabel="test accuracy (%)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_lc_vs_sparsity(result: dict, path: str | Path) -> Path:
@@ -79,11 +74,7 @@ def plot_lc_vs_sparsity(result: dict, path: str | Path) -> Path:
                    ylabel="mean shortest path (hops)")
         row[1].legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_widths(result: dict, path: str | Path) -> Path:
@@ -103,11 +94,7 @@ def plot_widths(result: dict, path: str | Path) -> Path:
                xlabel="training step", ylabel="units", yscale="log")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_figures(result: dict, folder: str | Path) -> list[Path]:

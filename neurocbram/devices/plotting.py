@@ -1,4 +1,4 @@
-"""Figures of device cards and fits (matplotlib, Agg backend; files, never windows)."""
+"""Figures of device cards and fits (matplotlib; written to files, never windows)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from ..figure_io import save_figure
 from .card import DeviceCard
 
 __all__ = ["plot_card", "plot_fit"]
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     return plt
@@ -75,11 +73,7 @@ def plot_card(card: DeviceCard, path: str | Path, n_pulses: int | None = None) -
     ax2.set_title(f"levels {card.levels}, on/off {card.on_off_ratio:.3g}")
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_fit(set_curves: Any, reset_curves: Any, fit: Any, path: str | Path, title: str = "") -> Path:
@@ -114,8 +108,4 @@ def plot_fit(set_curves: Any, reset_curves: Any, fit: Any, path: str | Path, tit
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
