@@ -14,6 +14,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, str] = {
     "data": "data",
     "devices": "devices",
+    "train": "train",
+    "evaluate": "evaluate",
     "rate": "rate",
     "structure": "structure",
 }

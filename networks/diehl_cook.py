@@ -1,0 +1,505 @@
+"""Diehl & Cook (2015) unsupervised MNIST network with memristive input synapses.
+
+Diehl P.U. & Cook M. (2015) "Unsupervised learning of digit recognition using
+spike-timing-dependent plasticity", Front. Comput. Neurosci. 9:99.
+
+784 Poisson inputs -> ``N`` excitatory neurons (adaptive threshold) through
+all-to-all memristive synapses; each excitatory neuron drives one inhibitory
+neuron (weight 10.4), which inhibits all other excitatory neurons (weight 17).
+Run alone, this file trains a small network and prints its test accuracy::
+
+    python -m neurocbram.networks.diehl_cook
+
+Design
+------
+**Presentation control in generated code.** A chunk of ``slots`` presentation
+slots is one Brian2 ``run``. The images of the chunk are the rows of a 2-D
+:class:`~brian2.TimedArray` (``image_table``, rates at intensity 1, i.e.
+``pixel/8`` Hz). A one-neuron ``control`` group counts the excitatory spikes
+(``Synapses(excitatory, control, on_pre='count_post += 1')``) and, at every
+slot boundary (``run_regularly``), accepts the image (next row) when it evoked
+at least ``min_spikes`` spikes or raises ``intensity`` by ``intensity_step``
+and presents it again (Diehl & Cook: ``intensity`` starts at 2, so the
+maximum rate starts at 63.75 Hz and rises by 31.875 Hz per retry; a cap of
+``max_retries`` retries keeps blank images from looping forever). The inputs
+read the control state through linked variables. No Python runs between time
+steps, so in ``cpp_standalone`` a whole chunk is one execution of the
+compiled program, re-run with new inputs through ``run_args``
+(:mod:`neurocbram.standalone`).
+
+**Rest versus exact reset.** Each slot is ``presentation`` (350 ms) of input
+followed by ``rest`` (default 0 ms) without input; at every slot boundary
+the dynamic state (``v``, ``ge``, ``gi``, STDP traces, refractoriness) is set
+exactly to its resting values. With ``rest=150*ms`` this is Diehl & Cook's
+protocol (the reset then only removes what 150 ms of decay left, e.g. 22% of
+the membrane deviation); with ``rest=0*ms`` it saves 30% of the simulated
+time. Exact resets also make chunk boundaries exact: a chunk always starts
+from the resting state, so splitting training into chunks (and resuming from
+a checkpoint) changes nothing. ``theta`` is carried over, never reset.
+
+**STDP as pulses.** Nearest-spike traces as neuron variables (``pre_trace`` on
+the inputs, ``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a
+spike): on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic
+spike ``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
+synapses act before neuron resets in Brian2's schedule). Each ``dw`` is
+realised by :meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n =
+pulse_count(|dw| * levels)`` SET (dw > 0) or RESET pulses on the device,
+following the card's pulse response. The neuron sees ``w = (G - g_min) /
+(g_max - g_min)``; ``w_max = 1`` is the device's ``g_max``. Traces decay with
+the group's Euler step (as ``v``; 1.3% from the exact decay over 20 ms).
+
+**Weight normalisation by pulses.** Diehl & Cook rescale every neuron's
+incoming weights to sum to 78 before each presentation. We do the same on
+the devices: at each slot boundary the synapses sum ``w`` into the neuron
+(``weight_sum``) and every device receives ``pulse_code(w * (78/weight_sum
+- 1))``. Because STDP moves the sum only a little per image, the expected
+number of pulses is proportional to that drift (``levels * |78 - sum|`` per
+neuron), not to the array size. The alternative, a divisive gain in the
+neuron periphery (``ge += w * 78/sum``), costs no pulses but is not the same
+rule: it never shrinks the stored weights of inactive (background) pixels,
+which keep their initial random values and blur the receptive fields
+(stored weights of active pixels saturate at ``g_max``). Re-programming
+keeps the competition between synapses that makes the rule work, on the
+device. The forward path applies no gain: :class:`TrainedState` has
+``gain = 1``.
+
+The input synapses have no transmission delays (the original code draws
+them in 0-10 ms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from brian2 import (
+    Hz,
+    Network,
+    NeuronGroup,
+    Quantity,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    TimedArray,
+    linked_var,
+    ms,
+)
+
+from neurocbram.devices import DeviceCard, load_card
+from neurocbram.neurons import (
+    EXCITATORY_EQUATIONS,
+    ExcitatoryParameters,
+    InhibitoryParameters,
+    inhibitory_group,
+)
+from neurocbram.synapses import MemristiveSynapse, memristive_synapses
+
+__all__ = [
+    "N_INPUTS",
+    "DiehlCookParameters",
+    "DiehlCookNetwork",
+    "TrainedState",
+    "network_key",
+]
+
+#: number of input pixels (28 x 28)
+N_INPUTS = 784
+
+CONTROL_EQUATIONS = """
+image : integer          # row of image_table presented in this slot
+n_images : integer       # rows of image_table to present in this chunk
+intensity : 1            # rate multiplier of the image (Diehl & Cook's input_intensity)
+has_image : integer         # 1 while images are left, 0 in idle slots at the end of a chunk
+slot : integer           # slots started in this chunk
+slot_start : second      # time at which the current slot started
+retries : integer        # presentations repeated because of too few spikes (this chunk)
+count : integer          # excitatory spikes in the current slot
+rng_seed : integer       # seed of the random generator (read by the standalone program)
+"""
+
+#: decision at each slot boundary, before the new slot starts
+CONTROL_TICK = """
+presented = int(slot > 0) * has_image
+accept = presented * int(count >= min_spikes or intensity >= max_intensity - 1e-6)
+retry = presented - accept
+image += accept
+intensity += retry * intensity_step + accept * (intensity_start - intensity)
+retries += retry
+has_image = int(image < n_images)
+count = 0
+slot += 1
+slot_start = t
+"""
+
+INPUT_EQUATIONS = """
+rate = image_table(image * ms, i) * Hz * intensity * has_image * int(t - slot_start < presentation) : Hz
+dpre_trace/dt = -pre_trace / tau_pre : 1
+image : integer (linked)
+intensity : 1 (linked)
+has_image : integer (linked)
+slot_start : second (linked)
+"""
+
+TRACE_EQUATIONS = """
+dpost_trace1/dt = -post_trace1 / tau_post1 : 1
+dpost_trace2/dt = -post_trace2 / tau_post2 : 1
+weight_sum : 1           # sum of the input weights, computed at each slot boundary
+normalising : integer    # 1 when the weights are normalised at this slot boundary
+has_image : integer (linked)
+"""
+
+RESTING_STATE_NEURONS = """
+v = v_rest
+ge = 0
+gi = 0
+lastspike = -1e4 * second
+not_refractory = True
+"""
+
+
+@dataclass(frozen=True)
+class DiehlCookParameters:
+    """Parameters of the network and its training protocol (Diehl & Cook 2015).
+
+    Times are Brian2 quantities; ``eta_*`` and weights are dimensionless
+    (weight 1 = ``g_max`` of the card).
+    """
+
+    n_neurons: int = 100
+    dt: Quantity = field(default_factory=lambda: 0.5 * ms)
+    presentation: Quantity = field(default_factory=lambda: 350 * ms)
+    #: input-free time after each presentation, before the exact reset (0: reset only)
+    rest: Quantity = field(default_factory=lambda: 0 * ms)
+    tau_pre: Quantity = field(default_factory=lambda: 20 * ms)
+    tau_post1: Quantity = field(default_factory=lambda: 20 * ms)
+    tau_post2: Quantity = field(default_factory=lambda: 40 * ms)
+    eta_pre: float = 1e-4
+    eta_post: float = 1e-2
+    #: per-neuron sum of input weights after normalisation (None: no normalisation)
+    weight_total: float | None = 78.0
+    #: initial weights are uniform in [0, initial_weight_max]
+    initial_weight_max: float = 0.3
+    exc_to_inh: float = 10.4
+    inh_to_exc: float = 17.0
+    #: rate of a 255 pixel at intensity 1 (Diehl & Cook: pixel / 8 Hz)
+    unit_rate: Quantity = field(default_factory=lambda: 31.875 * Hz)
+    intensity_start: float = 2.0
+    intensity_step: float = 1.0
+    min_spikes: int = 5
+    max_retries: int = 8
+    #: apply the card's cycle-to-cycle variation to every pulse event
+    c2c: bool = True
+    excitatory: ExcitatoryParameters = field(default_factory=ExcitatoryParameters)
+    inhibitory: InhibitoryParameters = field(default_factory=InhibitoryParameters)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_neurons, bool) or int(self.n_neurons) != self.n_neurons:
+            raise ValueError(f"n_neurons must be an integer, got {self.n_neurons!r}")
+        if self.n_neurons < 1:
+            raise ValueError(f"n_neurons must be >= 1, got {self.n_neurons}")
+        for name in ("dt", "presentation", "tau_pre", "tau_post1", "tau_post2"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if float(self.rest) < 0:
+            raise ValueError(f"rest must be >= 0 ms, got {self.rest!r}")
+        if self.min_spikes < 0 or self.max_retries < 0:
+            raise ValueError("min_spikes and max_retries must be >= 0")
+        if self.weight_total is not None and not self.weight_total > 0:
+            raise ValueError(f"weight_total must be > 0 or None, got {self.weight_total!r}")
+        if not 0 <= self.initial_weight_max <= 1:
+            raise ValueError("initial_weight_max must lie in [0, 1]")
+
+    @property
+    def slot_duration(self) -> Quantity:
+        """Presentation plus rest."""
+        return self.presentation + self.rest
+
+    @property
+    def max_intensity(self) -> float:
+        """Intensity of the last allowed retry."""
+        return self.intensity_start + self.max_retries * self.intensity_step
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description (quantities as strings); used for build keys."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("excitatory", "inhibitory"):
+                value = {k: repr(v) for k, v in asdict(value).items()}
+            elif isinstance(value, Quantity):
+                value = repr(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass
+class TrainedState:
+    """What training produces and evaluation consumes.
+
+    Attributes
+    ----------
+    G : ndarray, shape (784, N)
+        Device conductances (siemens), ``G[i, j]`` from pixel ``i`` to neuron ``j``.
+    w : ndarray, shape (784, N)
+        Weights the neurons see, ``(G - g_min)/(g_max - g_min)`` in [0, 1].
+    theta_mV : ndarray, shape (N,)
+        Adaptive threshold offsets (mV), added to ``v_threshold``.
+    gain : ndarray, shape (N,)
+        Per-neuron factor of the forward path: the excitatory conductance
+        receives ``w[i, j] * gain[j]`` per input spike. Always 1 here
+        (normalisation is done on the devices), kept for evaluators.
+    card : str
+        Name of the device card.
+    images_seen : int
+        Training images accepted so far (retries not counted).
+    """
+
+    G: np.ndarray
+    w: np.ndarray
+    theta_mV: np.ndarray
+    gain: np.ndarray
+    card: str = ""
+    images_seen: int = 0
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.w.shape[1])
+
+    def save(self, path: str | Path) -> Path:
+        """Write an ``.npz`` file (atomically)."""
+        from neurocbram.checkpoint import atomic_savez
+
+        return atomic_savez(
+            path,
+            G=self.G,
+            w=self.w,
+            theta_mV=self.theta_mV,
+            gain=self.gain,
+            card=np.array(self.card),
+            images_seen=np.array(self.images_seen),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainedState:
+        """Read a file written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            return cls(
+                G=data["G"],
+                w=data["w"],
+                theta_mV=data["theta_mV"],
+                gain=data["gain"],
+                card=str(data["card"]),
+                images_seen=int(data["images_seen"]),
+            )
+
+
+class DiehlCookNetwork:
+    """The Brian2 objects of the network, for one chunk of ``slots`` presentations.
+
+    Build it after choosing the device (``set_device``); the objects are
+    attributes (``inputs``, ``excitatory``, ``inhibitory``, ``control``,
+    ``input_synapses``, ...) and ``network`` holds them all. One
+    ``network.run(chunk_duration)`` presents up to ``slots`` images.
+
+    Parameters
+    ----------
+    card : DeviceCard or str
+        Device of the input synapses (a card or a bundled card name).
+    params : DiehlCookParameters
+        Network and protocol parameters.
+    slots : int
+        Presentation slots per chunk (rows of ``image_table``).
+    """
+
+    def __init__(
+        self,
+        card: DeviceCard | str,
+        params: DiehlCookParameters | None = None,
+        slots: int = 100,
+    ) -> None:
+        if isinstance(slots, bool) or int(slots) != slots or slots < 1:
+            raise ValueError(f"slots must be a positive integer, got {slots!r}")
+        self.card = load_card(card)
+        self.params = p = params or DiehlCookParameters()
+        self.slots = int(slots)
+        n = p.n_neurons
+        slot_duration = p.slot_duration
+        self.memristor = MemristiveSynapse(self.card, c2c=p.c2c)
+
+        self.image_table = TimedArray(np.zeros((self.slots, N_INPUTS)), dt=1 * ms,
+                                      name="image_table")
+
+        control = NeuronGroup(1, CONTROL_EQUATIONS, name="control", dt=p.dt)
+        control.run_regularly(
+            CONTROL_TICK,
+            dt=slot_duration,
+            when="start",
+            order=0,
+            name="control_tick",
+        )
+        control.namespace.update(
+            min_spikes=p.min_spikes,
+            max_intensity=p.max_intensity,
+            intensity_start=p.intensity_start,
+            intensity_step=p.intensity_step,
+        )
+
+        inputs = NeuronGroup(
+            N_INPUTS,
+            INPUT_EQUATIONS,
+            threshold="rand() < rate * dt",
+            reset="pre_trace = 1",
+            method="exact",
+            namespace={
+                "image_table": self.image_table,
+                "presentation": p.presentation,
+                "tau_pre": p.tau_pre,
+            },
+            name="inputs",
+            dt=p.dt,
+        )
+        zeros = np.zeros(N_INPUTS, dtype=int)
+        for name in ("image", "intensity", "has_image", "slot_start"):
+            setattr(inputs, name, linked_var(control, name, index=zeros))
+        inputs.run_regularly("pre_trace = 0", dt=slot_duration, when="start", order=1,
+                             name="inputs_resting")
+
+        exc_params = p.excitatory
+        excitatory = NeuronGroup(
+            n,
+            EXCITATORY_EQUATIONS + TRACE_EQUATIONS,
+            threshold="v > v_threshold + theta",
+            reset="v = v_reset\ntheta += theta_plus\npost_trace1 = 1\npost_trace2 = 1",
+            refractory="refractory",
+            method="euler",
+            namespace={
+                **exc_params.namespace(theta_decay=1.0),
+                "tau_post1": p.tau_post1,
+                "tau_post2": p.tau_post2,
+            },
+            name="excitatory",
+            dt=p.dt,
+        )
+        excitatory.v = exc_params.v_rest
+        excitatory.has_image = linked_var(control, "has_image", index=np.zeros(n, dtype=int))
+        excitatory.run_regularly(
+            RESTING_STATE_NEURONS
+            + "post_trace1 = 0\npost_trace2 = 0\nweight_sum = 0\nnormalising = has_image",
+            dt=slot_duration, when="start", order=1, name="excitatory_resting",
+        )
+
+        inhibitory = inhibitory_group(n, p.inhibitory, name="inhibitory", dt=p.dt)
+        inhibitory.v = p.inhibitory.v_rest
+        inhibitory.run_regularly(RESTING_STATE_NEURONS, dt=slot_duration, when="start",
+                                 order=1, name="inhibitory_resting")
+
+        mem = self.memristor
+        input_synapses = memristive_synapses(
+            inputs,
+            excitatory,
+            mem,
+            on_pre="ge_post += w\n" + mem.pulse_code("-eta_pre * post_trace1_post"),
+            on_post=mem.pulse_code("eta_post * pre_trace_pre * post_trace2_post"),
+            connect=None,
+            namespace={"eta_pre": p.eta_pre, "eta_post": p.eta_post},
+            name="input_synapses",
+            dt=p.dt,
+        )
+        input_synapses.connect()
+        if p.weight_total is not None:
+            input_synapses.run_regularly("weight_sum_post += w", dt=slot_duration,
+                                         when="start", order=2, name="weight_sum")
+            input_synapses.run_regularly(
+                mem.pulse_code(
+                    "normalising_post * w * (weight_total / clip(weight_sum_post, 1e-9, 1e9) - 1)"
+                ),
+                dt=slot_duration, when="start", order=3, name="normalisation",
+            )
+            input_synapses.namespace["weight_total"] = float(p.weight_total)
+
+        exc_inh = Synapses(excitatory, inhibitory, on_pre="ge_post += exc_to_inh",
+                           namespace={"exc_to_inh": p.exc_to_inh}, name="exc_to_inh",
+                           dt=p.dt)
+        exc_inh.connect(j="i")
+        inh_exc = Synapses(inhibitory, excitatory, on_pre="gi_post += inh_to_exc",
+                           namespace={"inh_to_exc": p.inh_to_exc}, name="inh_to_exc",
+                           dt=p.dt)
+        inh_exc.connect(condition="i != j")
+        counter = Synapses(excitatory, control, on_pre="count_post += 1",
+                           name="spike_counter", dt=p.dt)
+        counter.connect()
+
+        self.excitatory_spikes = SpikeMonitor(excitatory, name="excitatory_spikes")
+        self.control_monitor = StateMonitor(
+            control, ["image", "intensity"], record=0, dt=slot_duration, when="start",
+            order=5, name="control_monitor",
+        )
+
+        self.control = control
+        self.inputs = inputs
+        self.excitatory = excitatory
+        self.inhibitory = inhibitory
+        self.input_synapses = input_synapses
+        self.exc_to_inh = exc_inh
+        self.inh_to_exc = inh_exc
+        self.spike_counter = counter
+        self.network = Network(
+            control, inputs, excitatory, inhibitory, input_synapses, exc_inh, inh_exc,
+            counter, self.excitatory_spikes, self.control_monitor,
+        )
+
+    @property
+    def chunk_duration(self) -> Quantity:
+        """Simulated time of one chunk (``slots`` slots)."""
+        return self.slots * self.params.slot_duration
+
+    @property
+    def n_synapses(self) -> int:
+        return N_INPUTS * self.params.n_neurons
+
+    def build_key(self) -> str:
+        """Digest of everything that shapes the generated code (for build caching)."""
+        return network_key(self.card, self.params, self.slots)
+
+
+def network_key(card: DeviceCard, params: DiehlCookParameters, slots: int) -> str:
+    """Digest naming the standalone build of a network (same key = same generated code)."""
+    import brian2
+
+    description = {
+        "network": "diehl_cook",
+        "version": 1,
+        "brian2": brian2.__version__,
+        "slots": int(slots),
+        "params": params.describe(),
+        "card": card.to_dict(),
+        "tables": hashlib.sha256(b"".join(t.tobytes() for t in card.transfer_tables)).hexdigest(),
+    }
+    text = json.dumps(description, sort_keys=True, default=repr)
+    return "diehl_cook-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _main() -> None:  # pragma: no cover - the CLI tests cover the same path
+    """Train 50 neurons on 1000 images, label on 300, test on 500 (``neurocbram train`` defaults)."""
+    from neurocbram.datasets import load_mnist
+    from neurocbram.training import Trainer, evaluate_state
+
+    (images, labels), (test_images, test_labels) = load_mnist("train"), load_mnist("test")
+    params = DiehlCookParameters(n_neurons=50)
+    trainer = Trainer(images[:1000], labels[:1000], 1000, card="cbram-shi2018", params=params,
+                      seed=0, target="standalone")
+    result = trainer.train()
+    trainer.close()
+    evaluation = evaluate_state(result.state, params, images[:300], labels[:300],
+                                test_images[:500], test_labels[:500])
+    print(f"{result.images} images at {result.images_per_second:.1f} img/s "
+          f"(build {result.build_seconds:.1f} s); test accuracy "
+          f"{100 * evaluation['accuracy']:.1f}% on 500 images")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

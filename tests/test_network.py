@@ -1,0 +1,131 @@
+"""The Diehl & Cook network with memristive synapses: learning, retries, devices, targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurocbram.devices import load_card
+from neurocbram.networks.diehl_cook import DiehlCookParameters, TrainedState
+from neurocbram.training import Trainer, evaluate_state
+
+pytestmark = pytest.mark.network
+
+CARD = "cbram-shi2018"
+#: the shape shared by the standalone tests (and tests/test_resume.py): one cached build
+PARAMS = DiehlCookParameters(n_neurons=20)
+SLOTS = 50
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_dir: Path):
+    from neurocbram.datasets import load_mnist
+
+    train = load_mnist("train", mnist_dir, download=False, progress=False)
+    test = load_mnist("test", mnist_dir, download=False, progress=False)
+    return train, test
+
+
+def _train(images, labels, n_images, target="standalone", seed=3, **kwargs):
+    trainer = Trainer(images, labels, n_images, card=CARD, params=PARAMS, seed=seed,
+                      target=target, slots=SLOTS, **kwargs)
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()
+
+
+@pytest.fixture(scope="module")
+def trained(mnist):
+    (x, y), _ = mnist
+    return _train(x[:400], y[:400], 400)
+
+
+def test_parameters_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="n_neurons"):
+        DiehlCookParameters(n_neurons=0)
+    with pytest.raises(ValueError, match="unknown target"):
+        Trainer(np.zeros((2, 28, 28)), np.zeros(2), 2, target="gpu")
+    with pytest.raises(ValueError, match="n_images"):
+        Trainer(np.zeros((2, 28, 28)), np.zeros(2), 0)
+    with pytest.raises(ValueError):
+        Trainer(np.zeros((2, 28, 28)), np.zeros(2), 2, card="no-such-card")
+
+
+@pytest.mark.standalone
+def test_learning_beats_chance_and_the_untrained_network(trained, mnist) -> None:
+    (x, y), (tx, ty) = mnist
+    assert trained.images == 400
+    assert trained.set_pulses > 0 and trained.reset_pulses > 0
+    sets = (x[:300], y[:300], tx[:300], ty[:300])
+    learnt = evaluate_state(trained.state, PARAMS, *sets, seed=1)["accuracy"]
+    trainer = Trainer(x[:1], y[:1], 1, card=CARD, params=PARAMS, seed=3)
+    untrained = trainer.trained_state(trainer.initial_state())
+    untrained.w *= PARAMS.weight_total / untrained.w.sum(axis=0)
+    baseline = evaluate_state(untrained, PARAMS, *sets, seed=1)["accuracy"]
+    # measured: 0.48 after 400 images (N=20, seed 3), 0.21 untrained; chance is 0.10
+    assert learnt > 0.33
+    assert learnt > baseline + 0.1
+
+
+@pytest.mark.standalone
+def test_devices_stay_in_range_and_sums_are_normalised(trained) -> None:
+    card = load_card(CARD)
+    state: TrainedState = trained.state
+    assert state.G.shape == (784, 20)
+    assert state.G.min() >= card.g_min and state.G.max() <= card.g_max
+    np.testing.assert_allclose(state.w, card.weight(state.G))
+    # normalised to 78 by pulses before each presentation; one image of STDP since
+    np.testing.assert_allclose(state.w.sum(axis=0), 78.0, rtol=0.1)
+    np.testing.assert_array_equal(state.gain, 1.0)
+    assert np.all(state.theta_mV > 0)
+
+
+@pytest.mark.standalone
+def test_black_images_raise_the_intensity(mnist) -> None:
+    (x, y), _ = mnist
+    images = np.concatenate([np.zeros((2, 28, 28), dtype=np.uint8), x[:3]])
+    labels = np.concatenate([[0, 0], y[:3]])
+    result = _train(images, labels, 5)
+    # each black image is presented 1 + max_retries times, then accepted anyway
+    assert result.retries >= 2 * PARAMS.max_retries
+    assert result.presentations >= 2 * (PARAMS.max_retries + 1) + 3
+    assert result.images == 5
+
+
+@pytest.mark.standalone
+def test_same_seed_same_result(mnist) -> None:
+    (x, y), _ = mnist
+    trainer = Trainer(x[:100], y[:100], 100, card=CARD, params=PARAMS, seed=3, slots=SLOTS)
+    try:
+        first = trainer.train()
+        again = trainer.train()  # same compiled program, same seed
+        trainer.seed = 4
+        other = trainer.train()
+    finally:
+        trainer.close()
+    np.testing.assert_array_equal(again.state.G, first.state.G)
+    np.testing.assert_array_equal(again.state.theta_mV, first.state.theta_mV)
+    assert not np.array_equal(other.state.G, first.state.G)
+
+
+@pytest.mark.standalone
+def test_runtime_agrees_with_standalone(mnist) -> None:
+    """numpy runtime and cpp_standalone: same statistics (different random streams)."""
+    (x, y), _ = mnist
+    n = 16
+    standalone = _train(x[:n], y[:n], n)
+    runtime = _train(x[:n], y[:n], n, target="numpy")
+    for result in (standalone, runtime):
+        assert result.images == n
+    per_image = [r.spikes / r.presentations for r in (standalone, runtime)]
+    # measured: about 10 spikes per presentation in both
+    assert per_image[1] == pytest.approx(per_image[0], rel=0.35)
+    pulses = [(r.set_pulses + r.reset_pulses) / r.presentations for r in (standalone, runtime)]
+    assert pulses[1] == pytest.approx(pulses[0], rel=0.25)
+    theta = [r.state.theta_mV.mean() for r in (standalone, runtime)]
+    assert theta[1] == pytest.approx(theta[0], rel=0.35)
+    for r in (standalone, runtime):
+        np.testing.assert_allclose(r.state.w.sum(axis=0), 78.0, rtol=0.1)
