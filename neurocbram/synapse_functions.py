@@ -191,3 +191,57 @@ def memristor_functions(card: DeviceCard) -> tuple[Function, Function]:
         raise TypeError(f"expected a DeviceCard, got {type(card).__name__}")
     digest = card_digest(card)
     return _make_function(card, "set", digest), _make_function(card, "reset", digest)
+
+
+_C2C_NAME = "_neurocbram_c2c_normal"
+
+_C2C_CPP = f"""
+static inline double {_C2C_NAME}(const int n, const int _vectorisation_idx)
+{{
+    // a standard normal draw only for events that apply pulses
+    return n > 0 ? _randn(_vectorisation_idx) : 0.0;
+}}
+"""
+
+_C2C_CYTHON = f"""
+cdef double {_C2C_NAME}(int n, int _vectorisation_idx):
+    if n > 0:
+        return _randn(_vectorisation_idx)
+    return 0.0
+"""
+
+
+def _c2c_normal_numpy(n, _vectorisation_idx):
+    """Standard normal draws where ``n > 0``, zero elsewhere (numpy target)."""
+    n = np.asarray(n)
+    size = np.size(_vectorisation_idx) if np.ndim(_vectorisation_idx) else 1
+    draws = np.random.randn(size) if np.ndim(_vectorisation_idx) else np.random.randn()
+    return np.where(n > 0, draws, 0.0)
+
+
+def c2c_normal_function() -> Function:
+    """Brian2 function ``c2c_normal(n)``: ``randn()`` if ``n > 0`` else 0.
+
+    Cycle-to-cycle noise is needed only for events that apply pulses; drawing
+    it only there (with Brian2's own generator, so :func:`brian2.seed` still
+    makes runs reproducible) avoids a normal draw per synaptic event.
+    """
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    @check_units(n=1, result=1)
+    def c2c_normal(n):
+        n = np.asarray(n)
+        return np.where(n > 0, np.random.randn(*n.shape), 0.0)
+
+    function = Function(
+        c2c_normal, arg_types=["integer"], return_type="float", auto_vectorise=True, stateless=False
+    )
+    randn = {"randn": DEFAULT_FUNCTIONS["randn"]}
+    function.implementations.add_implementation("numpy", code=_c2c_normal_numpy)
+    function.implementations.add_implementation(
+        "cpp", code=_C2C_CPP, name=_C2C_NAME, dependencies=randn
+    )
+    function.implementations.add_implementation(
+        "cython", code=_C2C_CYTHON, name=_C2C_NAME, dependencies=randn
+    )
+    return function

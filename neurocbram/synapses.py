@@ -66,8 +66,9 @@ Example
     S.connect()
     mem.initialise(S, w='0.3*rand()', seed=1)
 
-Cycle-to-cycle noise uses Brian2's ``randn()``, so runs are reproducible with
-:func:`brian2.seed` in every target (standalone included).
+Cycle-to-cycle noise draws from Brian2's own normal generator, only for events
+that apply pulses, so runs are reproducible with :func:`brian2.seed` in every
+target (standalone included).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_
 from .devices import load_card
 from .devices.card import DeviceCard
 from .devices.pulses import STUCK_NONE, STUCK_OFF, STUCK_ON, DevicePopulation, sample_population
-from .synapse_functions import IMPLEMENTED_TARGETS, memristor_functions
+from .synapse_functions import IMPLEMENTED_TARGETS, c2c_normal_function, memristor_functions
 
 __all__ = [
     "MemristiveSynapse",
@@ -98,7 +99,7 @@ __all__ = [
 
 #: names :attr:`MemristiveSynapse.namespace` defines for the generated code
 NAMESPACE_NAMES = (
-    "memristor_set", "memristor_reset", "g_min", "g_max", "c2c_sigma", "dw_per_pulse"
+    "memristor_set", "memristor_reset", "g_min", "g_max", "c2c_sigma", "c2c_normal", "dw_per_pulse"
 )
 
 _EQUATIONS = """
@@ -153,7 +154,7 @@ class MemristiveSynapse:
     card : DeviceCard or str or Path
         The device (a card, a bundled card name or a ``card.json`` path).
     c2c : bool, optional
-        Apply the card's cycle-to-cycle noise (``randn()`` per pulse event).
+        Apply the card's cycle-to-cycle noise (one normal draw per event that applies pulses).
         Default ``True``; ``False`` makes the pulses deterministic.
     dw_per_pulse : float, optional
         Weight change (dimensionless) one pulse stands for in
@@ -193,6 +194,7 @@ class MemristiveSynapse:
         self.memristor_set: Function
         self.memristor_reset: Function
         self.memristor_set, self.memristor_reset = memristor_functions(card)
+        self.c2c_normal: Function = c2c_normal_function()
 
     def __repr__(self) -> str:
         return f"MemristiveSynapse(card={self.card.name!r}, c2c_sigma={self.c2c_sigma})"
@@ -212,6 +214,7 @@ class MemristiveSynapse:
             "g_min": self.card.g_min * siemens,
             "g_max": self.card.g_max * siemens,
             "c2c_sigma": self.c2c_sigma,
+            "c2c_normal": self.c2c_normal,
             "dw_per_pulse": self.dw_per_pulse,
         }
 
@@ -247,7 +250,10 @@ class MemristiveSynapse:
         )
 
     def _event_code(self, tag: str, set_n: str | None, reset_n: str | None) -> str:
-        """One pulse event: SET and/or RESET pulses, then one c2c draw on the total step."""
+        """One pulse event: SET and/or RESET pulses, then one c2c draw on the total step.
+
+        The normal draw happens only when the event applies pulses
+        (``c2c_normal``), not on every synaptic event."""
         p = f"_memristor_{tag}"
         lines = []
         applied = []
@@ -268,7 +274,7 @@ class MemristiveSynapse:
             lines.append(f"{p}_total = {total}")
             lines.append(
                 f"G = clip({p}_G0 + (G - {p}_G0)*(1 + c2c_sigma/sqrt(1.0*({p}_total + "
-                f"int({p}_total == 0)))*randn()), g_min, g_max)"
+                f"int({p}_total == 0)))*c2c_normal({p}_total)), g_min, g_max)"
             )
         for direction, _, counted in applied:
             lines.append(f"{direction}_pulses += {counted}")
