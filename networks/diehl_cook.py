@@ -37,7 +37,8 @@ time. Exact resets also make chunk boundaries exact: a chunk always starts
 from the resting state, so splitting training into chunks (and resuming from
 a checkpoint) changes nothing. ``theta`` is carried over, never reset.
 
-**STDP as pulses.** Nearest-spike traces as neuron variables (``pre_trace`` on
+**STDP as pulses** (presynaptic side in its own ``plasticity`` pathway, after
+``transmission``). Nearest-spike traces as neuron variables (``pre_trace`` on
 the inputs, ``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a
 spike): on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic
 spike ``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
@@ -402,7 +403,12 @@ class DiehlCookNetwork:
             inputs,
             excitatory,
             mem,
-            on_pre="ge_post += w\n" + mem.pulse_code("-eta_pre * post_trace1_post"),
+            # two presynaptic pathways: transmission reads w, plasticity writes G
+            # (one block doing both is order-dependent for Brian2's checks)
+            on_pre={
+                "transmission": "ge_post += w",
+                "plasticity": mem.pulse_code("-eta_pre * post_trace1_post"),
+            },
             on_post=mem.pulse_code("eta_post * pre_trace_pre * post_trace2_post"),
             connect=None,
             namespace={"eta_pre": p.eta_pre, "eta_post": p.eta_post},
@@ -410,6 +416,8 @@ class DiehlCookNetwork:
             dt=p.dt,
         )
         input_synapses.connect()
+        # transmission (order -1) sees the weight before this spike's depression
+        input_synapses.plasticity.order = 0
         if p.weight_total is not None:
             input_synapses.run_regularly("weight_sum_post += w", dt=slot_duration,
                                          when="start", order=2, name="weight_sum")
