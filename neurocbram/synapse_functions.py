@@ -35,6 +35,7 @@ import numpy as np
 from brian2 import Function, check_units, siemens
 
 from .devices.card import DeviceCard
+from .devices.pulses import deterministic_pulses
 
 __all__ = ["memristor_functions", "card_digest", "IMPLEMENTED_TARGETS"]
 
@@ -127,18 +128,8 @@ def _make_function(card: DeviceCard, direction: Literal["set", "reset"], digest:
             n = n.astype(np.int64)
         if np.any(n < 0):
             raise ValueError(f"memristor_{direction}: pulse counts must be >= 0, got {n.min()}")
-        g, n, s = np.broadcast_arrays(
-            np.asarray(G, dtype=np.float64), n, np.asarray(scale, dtype=np.float64)
-        )
-        shape = g.shape
-        g = np.array(g, dtype=np.float64).ravel()  # a writable copy
-        n, s = n.ravel(), s.ravel()
-        for k in range(int(n.max(initial=0))):
-            active = np.flatnonzero(n > k)
-            g_active = g[active]
-            step = s[active] * (np.interp(g_active, grid, table) - g_active)
-            g[active] = np.clip(g_active + step, g_min, g_max)
-        return g.reshape(shape) if shape else float(g[0])
+        g = deterministic_pulses(card, G, n, direction, scale)
+        return g if g.shape else float(g)
 
     @check_units(G=siemens, n=1, scale=1, result=siemens)
     def pulses(G, n, scale):

@@ -33,6 +33,7 @@ __all__ = [
     "DevicePopulation",
     "sample_population",
     "pulse_event",
+    "deterministic_pulses",
     "as_generator",
     "program_conductance",
 ]
@@ -93,6 +94,35 @@ def sample_population(card: DeviceCard, n: int, seed: SeedLike = None) -> Device
     return DevicePopulation(set_scale, reset_scale, stuck)
 
 
+def deterministic_pulses(
+    card: DeviceCard,
+    g: np.ndarray,
+    n: np.ndarray,
+    direction: Literal["set", "reset"],
+    scale: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Step 1 of a pulse event: ``n`` pulses with step scale ``scale``, no noise.
+
+    ``G <- clip(G + scale * (T(G) - G), g_min, g_max)``, repeated ``n`` times
+    per device; ``g``, ``n`` (integers >= 0) and ``scale`` broadcast together.
+    Returns a new float array of the broadcast shape (S).
+    """
+    grid, after_set, after_reset = card.transfer_tables
+    table = after_set if direction == "set" else after_reset
+    g, n, scale = np.broadcast_arrays(
+        np.asarray(g, dtype=float), np.asarray(n), np.asarray(scale, dtype=float)
+    )
+    shape = g.shape
+    g = np.array(g, dtype=float).ravel()  # a writable copy
+    n, scale = n.ravel(), scale.ravel()
+    for k in range(int(n.max(initial=0))):
+        active = np.flatnonzero(n > k)
+        g_active = g[active]
+        step = scale[active] * (np.interp(g_active, grid, table) - g_active)
+        g[active] = np.clip(g_active + step, card.g_min, card.g_max)
+    return g.reshape(shape)
+
+
 def pulse_event(
     card: DeviceCard,
     g: np.ndarray,
@@ -114,17 +144,11 @@ def pulse_event(
     if np.any(n < 0):
         raise ValueError("pulse counts must be >= 0")
     g0, n = np.broadcast_arrays(g0, n)
-    grid, after_set, after_reset = card.transfer_tables
-    table = after_set if direction == "set" else after_reset
     if population is None:
         scale = 1.0
     else:
         scale = population.set_scale if direction == "set" else population.reset_scale
-    g_new = g0.copy()
-    for k in range(int(n.max(initial=0))):
-        active = n > k
-        step = scale * (np.interp(g_new, grid, table) - g_new)
-        g_new = np.where(active, np.clip(g_new + step, card.g_min, card.g_max), g_new)
+    g_new = deterministic_pulses(card, g0, n, direction, scale)
     if c2c_normal is not None and card.variability.c2c_sigma > 0:
         relative = card.variability.c2c_sigma / np.sqrt(np.maximum(n, 1)) * c2c_normal
         g_new = np.clip(g0 + (g_new - g0) * (1.0 + relative), card.g_min, card.g_max)
