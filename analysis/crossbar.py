@@ -27,6 +27,14 @@ goes through the reference semantics of :mod:`neurocbram.devices.pulses`:
   pulses that would empty it, and SETs ``G+`` with the rest (mirrored for
   ``dw < 0``); each device gets at most one pulse event per update.
 
+Fault handling (the controller sees only reads): :meth:`CrossbarLayer.detect_stuck`
+flags devices whose single read-back after programming sits at a range end and
+is inconsistent with the target under write variation / read noise;
+:meth:`CrossbarLayer.remap_stuck` re-writes (one shot) the partners of flagged
+devices so that ``G+ - G-`` matches the weight where the range allows;
+:meth:`CrossbarLayer.verify` runs R-V-W from the present state, optionally with
+known stuck devices never pulsed. Reads and writes are counted as above.
+
 Stuck devices (``stuck`` of :func:`~neurocbram.devices.pulses.sample_population`,
 stuck-off at ``g_min``, stuck-on at ``g_max``) never change; pulses sent to
 them are still counted (the controller does not know which devices are stuck).
@@ -50,6 +58,8 @@ import numpy as np
 from neurocbram.devices.card import DeviceCard
 from neurocbram.devices.pulses import (
     STUCK_NONE,
+    STUCK_OFF,
+    STUCK_ON,
     DevicePopulation,
     as_generator,
     program_conductance,
@@ -183,6 +193,9 @@ class CrossbarLayer:
         self.counts = CrossbarCounts()
         self._w_cache: np.ndarray | None = None
         self._w32_cache: np.ndarray | None = None
+        self._last_targets: tuple[np.ndarray, np.ndarray] | None = None
+        #: stuck codes ``(G+, G-)`` found by the last :meth:`detect_stuck` (None before)
+        self.detected_stuck: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -281,6 +294,7 @@ class CrossbarLayer:
         if int(max_pulses) != max_pulses or max_pulses < 0:
             raise ValueError(f"max_pulses must be an integer >= 0, got {max_pulses!r}")
         t_pos, t_neg = self.targets(w)
+        self._last_targets = (t_pos.copy(), t_neg.copy())
         before = CrossbarCounts(**asdict(self.counts))
         self.g_pos = program_conductance(self.card, t_pos, self.pop_pos, self.rng)
         self.g_neg = program_conductance(self.card, t_neg, self.pop_neg, self.rng)
@@ -308,8 +322,57 @@ class CrossbarLayer:
             stuck_found=stuck_found,
         )
 
+    def verify(
+        self,
+        w: np.ndarray,
+        known_stuck: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
+        tolerance: float | None = None,
+        max_pulses: int = 100,
+        compensate_stuck: bool = True,
+        callback: Callable[[int], None] | None = None,
+        predictive: bool = True,
+        round_pulses: int = 8,
+    ) -> ProgramReport:
+        """Read-verify-write towards ``w`` from the *present* conductances (no one-shot write).
+
+        With ``known_stuck`` (``(G+, G-)`` stuck codes, e.g. from
+        :meth:`detect_stuck`) the targets are :meth:`fault_aware_targets` and the
+        known-stuck devices are never pulsed; otherwise the plain targets. The
+        other parameters are those of :meth:`program` (``method="rvw"``).
+        """
+        if int(max_pulses) != max_pulses or max_pulses < 0:
+            raise ValueError(f"max_pulses must be an integer >= 0, got {max_pulses!r}")
+        if known_stuck is None:
+            t_pos, t_neg = self.targets(w)
+            known = None
+        else:
+            t_pos, t_neg = self.fault_aware_targets(w, *known_stuck)
+            known = np.concatenate([np.asarray(k).ravel() != STUCK_NONE for k in known_stuck])
+        self._last_targets = (t_pos.copy(), t_neg.copy())
+        if tolerance is None:
+            tolerance = 0.5 * self.span / (self.levels - 1) if self.levels else 0.01 * self.span
+        if not (np.isfinite(tolerance) and tolerance > 0):
+            raise ValueError(f"tolerance must be a conductance > 0 S, got {tolerance!r}")
+        before = CrossbarCounts(**asdict(self.counts))
+        iterations, converged, stuck_found = self._verify_loop(
+            t_pos, t_neg, float(tolerance), int(max_pulses), compensate_stuck, callback, predictive,
+            int(round_pulses), known)
+        c = self.counts
+        return ProgramReport(
+            method="rvw",
+            one_shot_writes=0,
+            pulses=(c.set_pulses + c.reset_pulses) - (before.set_pulses + before.reset_pulses),
+            set_pulses=c.set_pulses - before.set_pulses,
+            reset_pulses=c.reset_pulses - before.reset_pulses,
+            reads=c.verify_reads - before.verify_reads,
+            iterations=iterations,
+            converged=converged,
+            stuck_found=stuck_found,
+        )
+
     def _verify_loop(self, t_pos, t_neg, tol, max_pulses, compensate, callback,
-                     predictive, round_pulses) -> tuple[int, float, int]:
+                     predictive, round_pulses, known=None) -> tuple[int, float, int]:
         n = t_pos.size
         g = np.concatenate([self.g_pos, self.g_neg])
         target = np.concatenate([t_pos, t_neg])
@@ -324,6 +387,9 @@ class CrossbarLayer:
         active = np.ones(2 * n, dtype=bool)
         flagged = np.zeros(2 * n, dtype=bool)
         used = np.zeros(2 * n, dtype=np.int64)
+        if known is not None:  # devices already known stuck: never read or pulsed again
+            flagged |= known
+            active &= ~known
         iterations = 0
         while True:
             idx = np.flatnonzero(active)
@@ -531,6 +597,110 @@ class CrossbarLayer:
                 self.counts.reset_pulses += pulses
         self._changed()
         return total
+
+    # ------------------------------------------------------- fault handling
+    def read_back(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Read every device once (``2 * n`` single-device reads, counted as
+        ``verify_reads``, with the layer's read noise); returns ``(G+, G-)``
+        of shape ``shape`` (S). With ``positions`` (boolean, shape ``shape``)
+        only those pairs are read and counted; the others are NaN."""
+        if positions is None:
+            self.counts.verify_reads += 2 * self.g_pos.size
+            return self._noisy(self.g_pos).reshape(self.shape), self._noisy(self.g_neg).reshape(self.shape)
+        sel = np.asarray(positions, dtype=bool)
+        if sel.shape != self.shape:
+            raise ValueError(f"positions must have the layer shape {self.shape}, got {sel.shape}")
+        idx = np.flatnonzero(sel)
+        self.counts.verify_reads += 2 * idx.size
+        out = []
+        for g in (self.g_pos, self.g_neg):
+            r = np.full(g.size, np.nan)
+            r[idx] = self._noisy(g[idx])
+            out.append(r.reshape(self.shape))
+        return out[0], out[1]
+
+    def detect_stuck(self, n_sigma: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+        """Stuck codes ``(G+, G-)`` (shape ``shape``) inferred from one read-back
+        after the last :meth:`program`.
+
+        A device is flagged stuck-on (stuck-off) when its read lies at the top
+        (bottom) of the range, within the spread ``s = sqrt(write_sigma**2 +
+        read_noise**2)`` (log scale), *and* more than ``n_sigma * s`` above
+        (below) its programming target in log scale, i.e. the read cannot be
+        explained by write variation or read noise. Stuck devices whose target
+        lies near their stuck value are not found (they are nearly harmless).
+        Costs the ``2 * n`` reads of :meth:`read_back`; uses only reads and the
+        targets the controller itself chose, never the hidden stuck map.
+        """
+        if self._last_targets is None:
+            raise ValueError("detect_stuck needs a programmed layer (call program first)")
+        if not (np.isfinite(n_sigma) and n_sigma > 0):
+            raise ValueError(f"n_sigma must be > 0, got {n_sigma!r}")
+        spread = float(np.hypot(self.card.variability.write_sigma, self.read_noise))
+        margin = n_sigma * max(spread, 1e-6)
+        g_min, g_max = self.card.g_min, self.card.g_max
+        codes = []
+        for read, target in zip(self.read_back(), self._last_targets):
+            read = read.ravel()
+            log_ratio = np.log(np.maximum(read, 1e-30) / target)
+            code = np.full(read.shape, STUCK_NONE, dtype=np.int8)
+            code[(log_ratio > margin) & (read >= g_max * np.exp(-margin))] = STUCK_ON
+            code[(log_ratio < -margin) & (read <= g_min * np.exp(margin))] = STUCK_OFF
+            codes.append(code.reshape(self.shape))
+        self.detected_stuck = (codes[0], codes[1])
+        return codes[0], codes[1]
+
+    def fault_aware_targets(self, w: np.ndarray, stuck_pos: np.ndarray,
+                            stuck_neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Quantised targets ``(G+, G-)`` (flat, S) that keep ``G+ - G-`` as close
+        to the weight as the known stuck devices allow.
+
+        Where exactly one device of a pair is known stuck at ``g_s``, its partner
+        is re-targeted to ``g_s -/+ (t+ - t-)`` (clipped to the range): e.g. a
+        ``G+`` stuck on at ``g_max`` with ``G-`` at ``g_max - w / scale`` holds
+        any ``w >= 0`` exactly and ``w < 0`` as 0 instead of ``w_max - |w|``.
+        Pairs with both devices stuck, or none, keep the plain targets.
+        """
+        t_pos, t_neg = self.targets(w)
+        sp = np.asarray(stuck_pos).ravel()
+        sn = np.asarray(stuck_neg).ravel()
+        if sp.shape != t_pos.shape or sn.shape != t_neg.shape:
+            raise ValueError(f"stuck maps must have the layer shape {self.shape}")
+        g_stuck = {STUCK_ON: self.card.g_max, STUCK_OFF: self.card.g_min}
+        diff = t_pos - t_neg
+        t_pos, t_neg = t_pos.copy(), t_neg.copy()
+        for code, g_s in g_stuck.items():
+            only_pos = (sp == code) & (sn == STUCK_NONE)
+            t_pos[only_pos] = g_s
+            t_neg[only_pos] = self.quantize(g_s - diff[only_pos])
+            only_neg = (sn == code) & (sp == STUCK_NONE)
+            t_neg[only_neg] = g_s
+            t_pos[only_neg] = self.quantize(g_s + diff[only_neg])
+        return t_pos, t_neg
+
+    def remap_stuck(self, w: np.ndarray, stuck_pos: np.ndarray, stuck_neg: np.ndarray) -> int:
+        """Fault-aware re-mapping after programming ``w``: one-shot re-write of
+        every device whose :meth:`fault_aware_targets` target differs from its
+        present target (the partners of known stuck devices). Returns the number
+        of devices written (counted as ``one_shot_writes``)."""
+        if self._last_targets is None:
+            raise ValueError("remap_stuck needs a programmed layer (call program first)")
+        new_pos, new_neg = self.fault_aware_targets(w, stuck_pos, stuck_neg)
+        old_pos, old_neg = self._last_targets
+        written = 0
+        known = (np.asarray(stuck_pos).ravel(), np.asarray(stuck_neg).ravel())
+        for attr, pop, new, old, stuck in (("g_pos", self.pop_pos, new_pos, old_pos, known[0]),
+                                           ("g_neg", self.pop_neg, new_neg, old_neg, known[1])):
+            sel = np.flatnonzero((new != old) & (stuck == STUCK_NONE))  # no write to a known-stuck device
+            if sel.size:
+                sub = DevicePopulation(pop.set_scale[sel], pop.reset_scale[sel], pop.stuck[sel])
+                g = getattr(self, attr)
+                g[sel] = program_conductance(self.card, new[sel], sub, self.rng)
+                written += int(sel.size)
+        self.counts.one_shot_writes += written
+        self._last_targets = (new_pos, new_neg)
+        self._changed()
+        return written
 
     def stuck_mask(self) -> np.ndarray:
         """Boolean ``shape`` array: True where either device of the pair is stuck."""

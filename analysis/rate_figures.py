@@ -17,10 +17,10 @@ from neurocbram.figure_io import save_figure
 
 __all__ = [
     "braille_accuracy_vs_distortion",
-    "braille_patterns",
-    "rsa_recovery",
-    "mnist_activity_difference_curves",
     "braille_image",
+    "braille_patterns",
+    "mnist_activity_difference_curves",
+    "rsa_recovery",
 ]
 
 
@@ -80,20 +80,32 @@ def rsa_recovery(result: dict, path: str | Path) -> Path:
     rvw = result["curves"]["rvw"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     a1.plot([p["step"] for p in rsa], [100 * p["accuracy"] for p in rsa], "o-", label="RSA")
+    a1.set_xscale("symlog", linthresh=10)
     a1.axhline(100 * acc["float"], color="k", ls="--", lw=1, label="float")
     a1.axhline(100 * acc["rvw"], color="C1", ls=":", lw=1, label="R-V-W (final)")
-    a1.set_xlabel("RSA adaptation steps (minibatches)")
+    a1.set_xlabel("RSA adaptation steps (minibatches; linear below 10)")
     a1.set_ylabel("test accuracy (%)")
     a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
-    steps = max(result["rsa"]["steps"], 1)
-    per_step = result["rsa"]["modelled_time_s"] / steps
-    rsa_t = [(p["step"] * per_step, p["accuracy"]) for p in rsa if p["step"] > 0]
+    if all("time_s" in p for p in rsa):
+        rsa_t = [(p["time_s"], p["accuracy"]) for p in rsa if p["step"] > 0]
+    else:  # results written before the curves carried times
+        per_step = result["rsa"]["modelled_time_s"] / max(result["rsa"]["steps"], 1)
+        rsa_t = [(p["step"] * per_step, p["accuracy"]) for p in rsa if p["step"] > 0]
     rvw_t = [(p["time_s"], p["accuracy"]) for p in rvw if p["time_s"] > 0]
     if rsa_t:
         a2.plot(*zip(*[(t, 100 * a) for t, a in rsa_t]), "o-", label="RSA (SRAM cells only)")
     if rvw_t:
         a2.plot(*zip(*[(t, 100 * a) for t, a in rvw_t]), "s-", label="read-verify-write")
+    rvw_fa = result["curves"].get("rvw_fault_aware") or []
+    fa_t = [(p["time_s"], p["accuracy"]) for p in rvw_fa if p["time_s"] > 0]
+    if fa_t:
+        a2.plot(*zip(*[(t, 100 * a) for t, a in fa_t]), "^-", label="R-V-W, fault-aware start")
+    naive = ((result.get("ablation") or {}).get("naive_mapping") or {}).get("curve")
+    if naive:
+        a1.plot([p["step"] for p in naive], [100 * p["accuracy"] for p in naive], ".-", color="C3",
+                alpha=0.7, label="RSA, naive mapping")
+        a1.legend(fontsize=8)
     a2.axhline(100 * acc["faulty_one_shot"], color="C3", ls=":", lw=1, label="one-shot array")
     a2.axhline(100 * acc["float"], color="k", ls="--", lw=1)
     a2.set_xscale("log")

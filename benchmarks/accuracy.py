@@ -30,8 +30,12 @@ def main() -> None:
     parser.add_argument("--label-images", type=int, default=10000)
     parser.add_argument("--test-images", type=int, default=10000)
     parser.add_argument("--slots", type=int, default=100)
-    parser.add_argument("--rest", type=float, default=0.0,
-                        help="input-free rest after each presentation, ms (0: exact reset)")
+    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
+                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
+    parser.add_argument("--simulate-rest", action="store_true",
+                        help="simulate the rest instead of resetting exactly (slower)")
+    parser.add_argument("--analog", action="store_true",
+                        help="continuous weight updates (ideal reference; linear cards only)")
     parser.add_argument("--checkpoint-every", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="checkpoint folder (default runs/accuracy-N-card)")
@@ -41,9 +45,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from brian2 import ms
+    from neurocbram.networks.diehl_cook import DiehlCookParameters
 
     from neurocbram.datasets import load_mnist
-    from neurocbram.networks.diehl_cook import DiehlCookParameters
     from neurocbram.training import Trainer, evaluate_state
 
     if not 1 <= args.images <= 60000:
@@ -51,7 +55,8 @@ def main() -> None:
     out = Path(args.out or f"runs/accuracy-{args.neurons}-{args.card}-rest{args.rest:g}")
     out.mkdir(parents=True, exist_ok=True)
     (x, y), (tx, ty) = load_mnist("train", progress=False), load_mnist("test", progress=False)
-    params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms)
+    params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
+                                simulate_rest=args.simulate_rest, analog=args.analog)
     trainer = Trainer(x[: args.images], y[: args.images], args.images * args.epochs,
                       card=args.card, params=params, seed=args.seed, slots=args.slots,
                       checkpoint=out / "checkpoint.npz", checkpoint_every=args.checkpoint_every)
@@ -64,11 +69,12 @@ def main() -> None:
     result.state.save(out / "trained_state.npz")
     evaluation = evaluate_state(result.state, params, x[: args.label_images], y[: args.label_images],
                                 tx[: args.test_images], ty[: args.test_images], seed=args.seed)
-    print(json.dumps({
+    report = {
         "benchmark": "accuracy",
         "neurons": args.neurons,
         "card": args.card,
         "rest_ms": args.rest,
+        "simulate_rest": args.simulate_rest,
         "seed": args.seed,
         "train_images": result.images,
         "train_images_requested": args.images * args.epochs,
@@ -83,8 +89,13 @@ def main() -> None:
         "spikes_per_presentation": round(result.spikes / max(result.presentations, 1), 3),
         "set_pulses": result.set_pulses,
         "reset_pulses": result.reset_pulses,
-        "accuracy_vs_images": result.history[-5:],
-    }))
+        "analog": args.analog,
+        "theta_mV_mean": round(float(result.state.theta_mV.mean()), 3),
+        "accuracy_vs_images": result.history,
+    }
+    (out / "result.json").write_text(json.dumps(report, indent=1))
+    report["accuracy_vs_images"] = result.history[-5:]
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "rate": "rate",
     "structure": "structure",
+    "sweep": "sweep",
 }
 
 

@@ -11,8 +11,11 @@ source (Horowitz, ISSCC 2014, 45 nm) and whether it is published or assumed.
 
 A weight update of the memristive network may take several pulses (or none,
 when stochastic rounding draws zero); the digital baseline pays one
-read-modify-write per *update event* that changes the weight, so both sides
-count the same learning rule.
+read-modify-write per *update request* of the learning rule on a synapse
+that is not frozen (the training driver counts them exactly from the
+compiled network's spike counters: one per input spike per target, one per
+excitatory spike per input, one per synapse per normalisation), so both
+sides run the same learning rule.
 
 Neuron (spike) energy is not priced by default: cards describe synapses, not
 neuron circuits. Pass ``spike_energy`` to include it (and say where it came
@@ -44,9 +47,10 @@ class OperationCounts:
     """Counts of every priced operation over some number of images.
 
     ``set_pulses`` / ``reset_pulses``: pulses applied to devices.
-    ``update_events``: weight updates that issued at least one pulse (what a
-    digital implementation would write). ``skipped_frozen``: update requests
-    gated off because the synapse was frozen (soft-pruned) or stuck.
+    ``update_events``: update requests of the learning rule on synapses that
+    are not frozen (what a digital implementation computes and writes).
+    ``skipped_frozen``: pulses the rule asked for on frozen (pruned) synapses,
+    not issued.
     ``synaptic_reads``: one per presynaptic spike per target synapse.
     ``spikes``: spikes per population name.
     """

@@ -61,6 +61,11 @@ Example::
     neuron_labels = assign_labels(label_counts, train_labels[:10000])
     print(accuracy(predict(test_counts, neuron_labels), test_labels))
 
+``evaluate_responses(..., counts=True)`` also returns :class:`InferenceCounts`:
+the exact input spikes per pixel, excitatory and inhibitory spikes of every
+presentation simulated, retries included (for the energy ledger of inference;
+``InferenceCounts.synaptic_reads(active)`` gives the input->excitatory reads).
+
 ``tests/test_evaluation.py`` checks that both engines give excitatory spike
 trains identical, step for step, to those of a Brian2 runtime network built
 from :mod:`neurocbram.neurons` and fed the same input spikes through a
@@ -84,14 +89,15 @@ from .neurons import ExcitatoryParameters, InhibitoryParameters
 
 __all__ = [
     "N_INPUTS",
+    "InferenceCounts",
     "InputSpikes",
     "NetworkConstants",
-    "spike_probabilities",
+    "available_engines",
+    "evaluate_responses",
     "poisson_input_spikes",
     "presentation_seeds",
     "simulate_presentations",
-    "evaluate_responses",
-    "available_engines",
+    "spike_probabilities",
 ]
 
 #: number of input neurons (28 x 28 pixels)
@@ -165,7 +171,7 @@ class NetworkConstants:
         duration_s = _seconds(duration, "duration")
         if dt_s <= 0:
             raise ValueError(f"dt must be positive, got {dt!r}")
-        n_steps = int(round(duration_s / dt_s))
+        n_steps = round(duration_s / dt_s)
         if n_steps < 1 or abs(n_steps * dt_s - duration_s) > 1e-9 * max(duration_s, 1.0):
             raise ValueError(f"duration ({duration!r}) must be a positive multiple of dt ({dt!r})")
         e, i = excitatory, inhibitory
@@ -398,8 +404,15 @@ def _simulate_numpy(
     spikes: InputSpikes,
     c: NetworkConstants,
     record: np.ndarray | None,
+    input_counts: np.ndarray | None = None,
+    inh_counts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Vectorised over the batch; same arithmetic as the numba kernel."""
+    """Vectorised over the batch; same arithmetic as the numba kernel.
+
+    ``input_counts`` (``(B, 784)``) and ``inh_counts`` (``(B,)``), if given, are
+    incremented by the input spikes per pixel and the inhibitory spikes of each
+    presentation (spikes at steps ``>= n_steps`` are not simulated, not counted).
+    """
     n = weights.shape[1]
     batch = spikes.n_presentations
     v_e = np.full((batch, n), c.exc_v_initial)
@@ -412,6 +425,10 @@ def _simulate_numpy(
     counts = np.zeros((batch, n), dtype=np.int32)
     # input spikes ordered by (step, image, input)
     image_of = spikes.presentation_of_spike()
+    if input_counts is not None:
+        inside = spikes.step < c.n_steps
+        key = image_of[inside] * N_INPUTS + spikes.index[inside]
+        input_counts += np.bincount(key, minlength=batch * N_INPUTS).reshape(batch, N_INPUTS)
     order = np.argsort(spikes.step.astype(np.int64) * batch + image_of, kind="stable")
     s_step, s_img, s_inp = spikes.step[order], image_of[order], spikes.index[order]
     # rank of each spike among the spikes of its (image, step): additions of one rank
@@ -455,6 +472,8 @@ def _simulate_numpy(
         last_e[spk_e] = k
         last_i[spk_i] = k
         counts += spk_e
+        if inh_counts is not None:
+            inh_counts += spk_i.sum(axis=1)
         if record is not None:
             record[:, k, :] = spk_e
         # synapses
@@ -481,7 +500,7 @@ def _present_one(  # pragma: no cover - compiled by numba
         image_ptr, spike_index, spike_step, n_steps,
         e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
         i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
-        w_ei, w_ie, counts, record, do_record,
+        w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
 ):  # fmt: skip
     """Presentation ``b`` of the batch (numba engine; same arithmetic as the numpy engine)."""
     n = weights.shape[1]
@@ -533,6 +552,8 @@ def _present_one(  # pragma: no cover - compiled by numba
     for s in range(n_spk):
         if step_buf[s] < n_steps:
             bucket[step_buf[s] + 1] += 1
+            if do_count:
+                input_counts[b, idx_buf[s]] += 1
     for k in range(n_steps):
         bucket[k + 1] += bucket[k]
     fill = bucket[:n_steps].copy()
@@ -585,6 +606,8 @@ def _present_one(  # pragma: no cover - compiled by numba
                 spk_i[n_i] = j
                 n_i += 1
                 last_i[j] = k
+        if do_count:
+            inh_counts[b] += n_i
         n_e = 0
         for j in range(n):
             if fire_e[j]:
@@ -627,7 +650,7 @@ def _present_range(  # pragma: no cover - compiled by numba
     image_ptr, spike_index, spike_step, n_steps,
     e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
     i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
-    w_ei, w_ie, counts, record, do_record,
+    w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
 ):  # fmt: skip
     """Presentations ``start..stop-1`` of the batch (runs without the GIL)."""
     for b in range(start, stop):
@@ -636,7 +659,7 @@ def _present_range(  # pragma: no cover - compiled by numba
             image_ptr, spike_index, spike_step, n_steps,
             e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
             i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
-            w_ei, w_ie, counts, record, do_record,
+            w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
         )  # fmt: skip
 
 
@@ -655,13 +678,19 @@ def _simulate_numba(
     probabilities: np.ndarray | None = None,
     seeds: np.ndarray | None = None,
     n_threads: int | None = None,
+    input_counts: np.ndarray | None = None,
+    inh_counts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Run the numba kernel on explicit ``spikes`` or on spikes it draws from ``seeds``."""
+    """Run the numba kernel on explicit ``spikes`` or on spikes it draws from ``seeds``.
+
+    ``input_counts`` / ``inh_counts``: optional per-presentation counters, as in
+    :func:`_simulate_numpy` (both given or neither).
+    """
     free = _free_inhibitory_trajectory(c)
     if np.any(free > c.inh_v_threshold):  # undriven inhibitory neurons would fire
         if spikes is None:
             spikes = _poisson_spikes(probabilities, c.n_steps, seeds)
-        return _simulate_numpy(weights, thresholds, spikes, c, record)
+        return _simulate_numpy(weights, thresholds, spikes, c, record, input_counts, inh_counts)
     generate = spikes is None
     if generate:
         batch = probabilities.shape[0]
@@ -675,6 +704,10 @@ def _simulate_numba(
     n = weights.shape[1]
     counts = np.zeros((batch, n), dtype=np.int32)
     rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.uint8)
+    do_count = input_counts is not None
+    if not do_count:
+        input_counts = np.zeros((1, 1), dtype=np.int64)
+        inh_counts = np.zeros(1, dtype=np.int64)
     args = (
         weights, thresholds, generate, probabilities, seeds,
         image_ptr, index, step, c.n_steps,
@@ -683,6 +716,7 @@ def _simulate_numba(
         c.inh_v_rest, c.inh_v_reset, c.inh_v_threshold, c.inh_E_exc,
         c.inh_c_v, c.inh_c_ge, c.inh_refractory_steps, free,
         c.w_exc_inh, c.w_inh_exc, counts, rec, record is not None,
+        input_counts, inh_counts, do_count,
     )  # fmt: skip
     # small chunks balance the threads: presentations differ in cost (brightness, intensity)
     chunks = [(lo, min(lo + 4, batch)) for lo in range(0, batch, 4)]
@@ -819,6 +853,99 @@ def _images_as_rows(images: np.ndarray) -> np.ndarray:
     return images
 
 
+@dataclass(frozen=True, eq=False)
+class InferenceCounts:
+    """Exact operation counts of everything :func:`evaluate_responses` simulated.
+
+    Every presentation counts, retries included (the energy of inference).
+
+    Attributes
+    ----------
+    images
+        Number of images evaluated.
+    presentations
+        Number of presentations simulated (``images`` plus the retries).
+    n_neurons
+        Number of excitatory neurons ``N`` (= inhibitory neurons).
+    input_spikes
+        ``int64 (784,)``: spikes of each input neuron (pixel, row-major), summed
+        over all presentations.
+    excitatory_spikes, inhibitory_spikes
+        Spikes of all excitatory / inhibitory neurons over all presentations.
+    """
+
+    images: int
+    presentations: int
+    n_neurons: int
+    input_spikes: np.ndarray
+    excitatory_spikes: int
+    inhibitory_spikes: int
+
+    def __post_init__(self) -> None:
+        spikes = np.array(self.input_spikes, dtype=np.int64)  # a private, read-only copy
+        if spikes.shape != (N_INPUTS,):
+            raise ValueError(f"input_spikes must have shape ({N_INPUTS},), got {spikes.shape}")
+        scalars = (self.images, self.presentations, self.n_neurons, self.excitatory_spikes,
+                   self.inhibitory_spikes)  # fmt: skip
+        if spikes.min() < 0 or min(scalars) < 0:
+            raise ValueError("InferenceCounts must hold non-negative counts")
+        spikes.setflags(write=False)
+        object.__setattr__(self, "input_spikes", spikes)
+
+    def synaptic_reads(self, active: np.ndarray | None = None) -> int:
+        """Input->excitatory synaptic reads: one per input spike per existing target synapse.
+
+        ``sum_i input_spikes[i] * (number of active targets of input i)``.
+
+        Parameters
+        ----------
+        active
+            ``bool (784, N)``: True where the synapse exists (e.g. ``~removed`` after
+            hard pruning; soft-pruned synapses still conduct, so are read).
+            ``None``: all ``N`` targets of every input.
+
+        The fixed excitatory->inhibitory (one per excitatory spike) and
+        inhibitory->excitatory (``N - 1`` per inhibitory spike) connections are not
+        included.
+        """
+        if active is None:
+            return int(self.input_spikes.sum()) * self.n_neurons
+        mask = np.asarray(active)
+        if mask.dtype != np.bool_:
+            raise ValueError(f"active must be a boolean mask, got dtype {mask.dtype}")
+        if mask.shape != (N_INPUTS, self.n_neurons):
+            raise ValueError(
+                f"active must have shape ({N_INPUTS}, {self.n_neurons}), got {mask.shape}"
+            )
+        return int(self.input_spikes @ mask.sum(axis=1, dtype=np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InferenceCounts):
+            return NotImplemented
+        scalars = ("images", "presentations", "n_neurons", "excitatory_spikes",
+                   "inhibitory_spikes")  # fmt: skip
+        return all(getattr(self, a) == getattr(other, a) for a in scalars) and bool(
+            np.array_equal(self.input_spikes, other.input_spikes)
+        )
+
+    def __add__(self, other: InferenceCounts) -> InferenceCounts:
+        """Counts of two evaluations of the same network (e.g. labelling + test set)."""
+        if not isinstance(other, InferenceCounts):
+            return NotImplemented
+        if other.n_neurons != self.n_neurons:
+            raise ValueError(
+                f"cannot add counts of networks with {self.n_neurons} and {other.n_neurons} neurons"
+            )
+        return InferenceCounts(
+            images=self.images + other.images,
+            presentations=self.presentations + other.presentations,
+            n_neurons=self.n_neurons,
+            input_spikes=self.input_spikes + other.input_spikes,
+            excitatory_spikes=self.excitatory_spikes + other.excitatory_spikes,
+            inhibitory_spikes=self.inhibitory_spikes + other.inhibitory_spikes,
+        )
+
+
 def evaluate_responses(
     weights: np.ndarray,
     theta: Quantity | np.ndarray,
@@ -841,7 +968,8 @@ def evaluate_responses(
     engine: str = "auto",
     n_threads: int | None = None,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+    counts: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, InferenceCounts]:
     """Excitatory spike counts of the frozen network for each image (D&C protocol).
 
     Parameters
@@ -877,13 +1005,18 @@ def evaluate_responses(
         Threads of the numba engine (default: all cores).
     progress
         Show a tqdm progress bar.
+    counts
+        Also return the exact :class:`InferenceCounts` of every presentation
+        simulated, retries included (identical for both engines).
 
     Returns
     -------
-    counts : numpy.ndarray
+    responses : numpy.ndarray
         ``int32 (n, N)`` spike counts of the accepted presentation of each image.
     intensities : numpy.ndarray
         ``float64 (n,)`` rate factor of that presentation (1.0 = no retry).
+    operations : InferenceCounts
+        Only if ``counts``: input, excitatory and inhibitory spikes of all presentations.
     """
     rows = _images_as_rows(images)
     w, th = _check_weights_theta(weights, theta)
@@ -905,7 +1038,10 @@ def evaluate_responses(
     thresholds = float(exc.v_threshold) + th  # Brian2 evaluates v > (v_threshold + theta)
     entropy = np.random.SeedSequence(seed).entropy
     n = len(rows)
-    counts = np.zeros((n, w.shape[1]), dtype=np.int32)
+    responses = np.zeros((n, w.shape[1]), dtype=np.int32)
+    want_counts = counts
+    total_input = np.zeros(N_INPUTS, dtype=np.int64)
+    total_exc = total_inh = presentations = 0
     used = np.full(n, float(intensity))
     rate_per_pixel = float(max_rate) / 255.0  # Hz per grey level at intensity 1
     dt_s = float(dt)
@@ -927,11 +1063,21 @@ def evaluate_responses(
         rates = rows[todo].astype(np.float64) * (rate_per_pixel * used[todo])[:, None]
         p = np.ascontiguousarray(np.clip(rates * dt_s, 0.0, 1.0))
         seeds = presentation_seeds(entropy, todo, attempt[todo])
+        in_counts = np.zeros((todo.size, N_INPUTS), dtype=np.int64) if want_counts else None
+        inh_counts = np.zeros(todo.size, dtype=np.int64) if want_counts else None
         if engine == "numba":
-            got = _simulate_numba(w, thresholds, None, c, None, p, seeds, n_threads)
+            got = _simulate_numba(
+                w, thresholds, None, c, None, p, seeds, n_threads, in_counts, inh_counts
+            )
         else:
-            got = _simulate_numpy(w, thresholds, _poisson_spikes(p, c.n_steps, seeds), c, None)
-        counts[todo] = got
+            spikes = _poisson_spikes(p, c.n_steps, seeds)
+            got = _simulate_numpy(w, thresholds, spikes, c, None, in_counts, inh_counts)
+        responses[todo] = got
+        if want_counts:
+            total_input += in_counts.sum(axis=0)
+            total_exc += int(got.sum(dtype=np.int64))
+            total_inh += int(inh_counts.sum())
+            presentations += todo.size
         quiet = got.sum(axis=1) < min_spikes
         exhausted = quiet & (attempt[todo] >= max_retries)
         n_exhausted += int(exhausted.sum())
@@ -950,4 +1096,14 @@ def evaluate_responses(
         )
     if bar is not None:
         bar.close()
-    return counts, used
+    if want_counts:
+        operations = InferenceCounts(
+            images=n,
+            presentations=presentations,
+            n_neurons=w.shape[1],
+            input_spikes=total_input,
+            excitatory_spikes=total_exc,
+            inhibitory_spikes=total_inh,
+        )
+        return responses, used, operations
+    return responses, used

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from brian2 import NeuronGroup, Quantity, mV, ms
+from brian2 import NeuronGroup, Quantity, ms, mV
 
 __all__ = [
     "ExcitatoryParameters",
@@ -32,13 +32,13 @@ __all__ = [
     "inhibitory_group",
 ]
 
-#: excitatory LIF with adaptive threshold; ``theta_decay`` gates the decay of theta
-#: (1 while training, 0 to hold theta fixed during evaluation)
+#: excitatory LIF with adaptive threshold; ``theta`` relaxes towards ``theta_relax``;
+#: ``theta_decay`` gates the relaxation (1 while training, 0 to hold theta fixed)
 EXCITATORY_EQUATIONS = """
 dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_membrane : volt (unless refractory)
 dge/dt = -ge / tau_ge : 1
 dgi/dt = -gi / tau_gi : 1
-dtheta/dt = -theta_decay * theta / tau_theta : volt
+dtheta/dt = -theta_decay * (theta - theta_relax) / tau_theta : volt
 """
 
 #: inhibitory LIF (fixed threshold)
@@ -69,6 +69,11 @@ class ExcitatoryParameters:
     refractory: Quantity = _quantity(5.0 * ms)
     theta_plus: Quantity = _quantity(0.05 * mV)
     tau_theta: Quantity = _quantity(1e7 * ms)
+    #: value theta relaxes to. The published code starts theta at 20 mV and
+    #: compares ``v`` with ``theta - 20 mV + v_threshold``, while theta decays
+    #: towards 0: the threshold's adaptive part starts at 0 and relaxes
+    #: towards -20 mV. Written here as theta starting at 0 and ``theta_relax``.
+    theta_relax: Quantity = _quantity(-20.0 * mV)
     #: initial membrane potential below rest, as in the published code (v_rest - 40 mV)
     v_initial_offset: Quantity = _quantity(-40.0 * mV)
 

@@ -17,8 +17,10 @@ cumulative fraction is pruned:
     writes on. (Shi et al. prune weights that have settled; the paper's exact
     selection rule is not available to us, so this default is our choice.)
 ``criterion="stable"``
-    the weights that moved least since the previous event (needs the weights
-    at the previous event).
+    the weights that moved least over the last ``stability_window`` training
+    images before the event (the training driver keeps a snapshot of the
+    conductances taken at the first chunk boundary at or after
+    ``event.image - stability_window``).
 
 ``scope="per_neuron"`` (default) prunes the same fraction of every neuron's
 input weights; ``"global"`` ranks all synapses together.
@@ -26,11 +28,14 @@ input weights; ``"global"`` ranks all synapses together.
 Soft-pruning sets each selected synapse to a constant weight and raises its
 ``frozen`` flag, which gates every update in the synapse code
 (:mod:`neurocbram.synapses`): frozen synapses get no pulses. The constant is
-``constant`` if given (a weight in [0, 1]), else the mean of the weights
-being frozen at that event, per neuron (``per_neuron``) or overall
-(``global``) -- a non-zero value close to where the matured weights sat.
-Hard-pruning selects in the same way but removes the synapses: weight 0 and
-frozen (the device is disconnected from the read path).
+``constant`` if given (a weight in [0, 1], or a conductance in siemens inside
+the card's range), else the mean of the weights being frozen at that event,
+per neuron (``per_neuron``) or overall (``global``) -- a non-zero value close
+to where the matured weights sat. Programming the constant costs pulses
+once (``|w_new - w| * levels``, rounded, SET or RESET; counted by the training
+driver); stuck devices keep their value. Hard-pruning selects in the same way
+but removes the synapses: weight 0 and frozen (the device is disconnected
+from the read path; no pulses).
 
 All functions here work on arrays of shape (n_inputs, n_neurons) and are
 called by the training driver between chunks of images, so no per-image
@@ -39,16 +44,21 @@ Python runs in standalone mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from neurocbram.devices.card import DeviceCard
+    from neurocbram.networks.diehl_cook import TrainedState
 
 __all__ = [
     "PruningSchedule",
     "PruningEvent",
     "select_matured",
     "prune",
+    "prune_trained_state",
 ]
 
 Criterion = Literal["lowest", "stable"]
@@ -71,8 +81,10 @@ class PruningSchedule:
     The cumulative pruned fraction rises linearly from ``final_fraction/steps``
     at ``start_image`` to ``final_fraction`` at ``end_image`` in ``steps``
     events. ``kind`` is ``"soft"`` (freeze at a constant) or ``"hard"``
-    (remove). ``constant`` is the weight (in [0, 1]) given to soft-pruned
-    synapses, ``None`` for the mean of the weights being frozen.
+    (remove). ``constant`` is the weight (in [0, 1]) or the conductance
+    (Brian2 quantity in siemens, inside the card's range) given to
+    soft-pruned synapses, ``None`` for the mean of the weights being frozen.
+    ``stability_window`` (images) is the look-back of ``criterion="stable"``.
     """
 
     final_fraction: float = 0.75
@@ -82,7 +94,8 @@ class PruningSchedule:
     kind: Kind = "soft"
     criterion: Criterion = "lowest"
     scope: Scope = "per_neuron"
-    constant: float | None = None
+    constant: Any = None
+    stability_window: int = 1000
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.final_fraction < 1.0:
@@ -101,13 +114,40 @@ class PruningSchedule:
             raise ValueError(
                 f"pruning needs 0 <= start_image <= end_image, got {self.start_image}..{self.end_image}"
             )
-        if self.constant is not None and not 0.0 <= self.constant <= 1.0:
+        if self.stability_window < 1:
+            raise ValueError(f"pruning stability_window must be >= 1 image, got {self.stability_window!r}")
+        if _is_conductance(self.constant):
+            if not float(self.constant) > 0:
+                raise ValueError(f"pruning constant must be a positive conductance, got {self.constant!r}")
+        elif self.constant is not None and not (
+            isinstance(self.constant, (int, float, np.integer, np.floating))
+            and 0.0 <= self.constant <= 1.0
+        ):
             raise ValueError(
                 f"pruning constant is a weight and must lie in [0, 1] (the card's conductance "
-                f"range), got {self.constant!r}"
+                f"range), or a conductance in siemens; got {self.constant!r}"
             )
         if self.kind == "hard" and self.constant is not None:
             raise ValueError("hard pruning removes synapses (weight 0); do not give a constant")
+
+    def for_card(self, card: DeviceCard) -> PruningSchedule:
+        """This schedule with ``constant`` as a weight of ``card`` (checks a conductance's range)."""
+        if not _is_conductance(self.constant):
+            return self
+        g = float(self.constant)
+        if not card.g_min <= g <= card.g_max:
+            raise ValueError(
+                f"pruning constant {self.constant!r} lies outside the conductance range of card "
+                f"{card.name!r} ([{card.g_min:.4g}, {card.g_max:.4g}] S)"
+            )
+        return replace(self, constant=float(card.weight(g)))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description (for checkpoints and results)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if _is_conductance(self.constant):
+            out["constant"] = repr(self.constant)
+        return out
 
     def events(self) -> list[PruningEvent]:
         """The pruning events in order of image count."""
@@ -119,11 +159,23 @@ class PruningSchedule:
 
     def check_fits(self, total_images: int) -> None:
         """Raise if an event lies past the end of training (``total_images``)."""
-        if self.events() and self.end_image > total_images:
+        if self.events() and self.end_image >= total_images:
             raise ValueError(
-                f"pruning schedule ends at image {self.end_image}, past the end of training "
-                f"({total_images} images)"
+                f"pruning schedule ends at image {self.end_image}, at or past the end of training "
+                f"({total_images} images): its last event would never be applied (prune a "
+                "trained state with prune_trained_state instead)"
             )
+
+
+def _is_conductance(value: Any) -> bool:
+    """True for a Brian2 quantity; raises if it is not in siemens."""
+    from brian2 import Quantity, siemens
+
+    if not isinstance(value, Quantity) or value.dim is Quantity(1).dim:
+        return False
+    if value.dim is not siemens.dim:
+        raise ValueError(f"pruning constant must be a weight or a conductance (siemens), got {value!r}")
+    return True
 
 
 def _check_weights(weights: np.ndarray, name: str = "weights") -> np.ndarray:
@@ -213,3 +265,42 @@ def prune(
     elif selected.any():
         new_weights[selected] = weights[selected].mean()
     return new_weights, np.asarray(pruned, dtype=bool) | selected, selected
+
+
+def prune_trained_state(
+    state: TrainedState,
+    fraction: float,
+    *,
+    kind: Kind = "hard",
+    criterion: Criterion = "lowest",
+    scope: Scope = "per_neuron",
+    constant: Any = None,
+    card: DeviceCard | str | None = None,
+) -> TrainedState:
+    """Prune a trained network after training (no retraining): the conventional baseline.
+
+    Synapses already pruned during training count towards ``fraction``.
+    Hard pruning sets the removed weights to 0; soft pruning to ``constant``
+    or the mean of the selected weights (as :func:`prune`). ``card`` (default:
+    the state's card) converts the new weights to conductances.
+    """
+    from neurocbram.devices import load_card
+    from neurocbram.networks.diehl_cook import TrainedState
+
+    card = load_card(card if card is not None else state.card)
+    schedule = PruningSchedule(final_fraction=fraction, kind=kind, criterion=criterion,
+                               scope=scope, constant=constant).for_card(card)
+    if criterion == "stable":
+        raise ValueError("criterion 'stable' needs the weights' history: prune during training")
+    w = np.asarray(state.w, dtype=float)
+    frozen = np.zeros(w.shape, bool) if state.frozen is None else np.asarray(state.frozen, bool)
+    removed = np.zeros(w.shape, bool) if state.removed is None else np.asarray(state.removed, bool)
+    new_w, new_frozen, selected = prune(w, frozen, PruningEvent(state.images_seen, fraction), schedule)
+    if kind == "hard":
+        removed = removed | selected
+    return TrainedState(
+        G=np.asarray(card.conductance(new_w)), w=new_w, theta_mV=state.theta_mV.copy(),
+        gain=state.gain.copy(), card=state.card, images_seen=state.images_seen,
+        frozen=new_frozen, removed=removed, set_pulses=state.set_pulses,
+        reset_pulses=state.reset_pulses,
+    )

@@ -36,6 +36,9 @@ Model variables (:attr:`MemristiveSynapse.equations`)
     Pulses are not issued to frozen synapses; by default the pulses addressed
     to stuck devices are not counted either (``count_stuck_pulses=True``
     counts them: a write circuit cannot know a device is stuck).
+``frozen_skipped : integer``
+    pulses the rule asked for while the synapse was frozen (not issued): the
+    writes soft-pruning saved.
 
 From a continuous rule to pulses
 --------------------------------
@@ -111,6 +114,7 @@ stuck : integer (constant)            # 0: works, 1: stuck at g_min, 2: stuck at
 frozen : boolean                      # soft-pruned: receives no pulses
 set_pulses : integer                  # SET pulses applied so far
 reset_pulses : integer                # RESET pulses applied so far
+frozen_skipped : integer              # pulses not issued because the synapse was frozen
 """
 
 
@@ -162,6 +166,12 @@ class MemristiveSynapse:
     count_stuck_pulses : bool, optional
         Count the pulses addressed to stuck devices in ``set_pulses`` /
         ``reset_pulses`` (default ``False``: only pulses that act are counted).
+    analog : bool, optional
+        Continuous reference instead of pulses (default ``False``): every
+        requested ``dw`` is applied exactly, ``G += dw * (g_max - g_min) *
+        scale`` (clipped), as by an ideal device with unlimited levels; the
+        pulse counters then count update *events*. Only for cards with the
+        ``linear`` response model (for which one pulse is such a step).
 
     Attributes
     ----------
@@ -176,6 +186,7 @@ class MemristiveSynapse:
         c2c: bool = True,
         dw_per_pulse: float | None = None,
         count_stuck_pulses: bool = False,
+        analog: bool = False,
     ) -> None:
         if isinstance(card, (str, Path)):
             card = load_card(card)
@@ -191,13 +202,20 @@ class MemristiveSynapse:
             raise ValueError(f"dw_per_pulse must be a positive number, got {dw_per_pulse!r}")
         self.dw_per_pulse = float(dw_per_pulse)
         self.count_stuck_pulses = bool(count_stuck_pulses)
+        if analog and card.response.model != "linear":
+            raise ValueError(
+                f"analog updates need a card with the 'linear' response model; card "
+                f"{card.name!r} uses {card.response.model!r}"
+            )
+        self.analog = bool(analog)
         self.memristor_set: Function
         self.memristor_reset: Function
         self.memristor_set, self.memristor_reset = memristor_functions(card)
         self.c2c_normal: Function = c2c_normal_function()
 
     def __repr__(self) -> str:
-        return f"MemristiveSynapse(card={self.card.name!r}, c2c_sigma={self.c2c_sigma})"
+        analog = ", analog=True" if self.analog else ""
+        return f"MemristiveSynapse(card={self.card.name!r}, c2c_sigma={self.c2c_sigma}{analog})"
 
     # ------------------------------------------------------------ model parts
     @property
@@ -239,6 +257,8 @@ class MemristiveSynapse:
             dw = repr(float(dw))
         dw = _expression(dw, "dw")
         p = "_memristor_dw"
+        if self.analog:
+            return self._analog_code(dw)
         lines = [
             f"{p} = 1.0*{dw}",
             f"{p}_x = abs({p}) / dw_per_pulse",
@@ -248,6 +268,20 @@ class MemristiveSynapse:
         return code + self._event_code(
             "dw", set_n=f"{p}_n * int({p} > 0)", reset_n=f"{p}_n * int({p} < 0)"
         )
+
+    def _analog_code(self, dw: str) -> str:
+        """Exact continuous update (``analog=True``); counters count update events."""
+        p = "_memristor_dw"
+        gate = "int(not frozen) * int(stuck == 0)"
+        counted = "int(not frozen)" if self.count_stuck_pulses else gate
+        return "\n".join([
+            f"{p} = 1.0*{dw}",
+            f"{p}_scale = set_scale * int({p} > 0) + reset_scale * int({p} < 0)",
+            f"G = clip(G + {gate} * {p} * {p}_scale * (g_max - g_min), g_min, g_max)",
+            f"set_pulses += {counted} * int({p} > 0)",
+            f"reset_pulses += {counted} * int({p} < 0)",
+            f"frozen_skipped += int(frozen) * int({p} != 0)",
+        ]) + "\n"
 
     def _event_code(self, tag: str, set_n: str | None, reset_n: str | None) -> str:
         """One pulse event: SET and/or RESET pulses, then one c2c draw on the total step.
@@ -261,7 +295,9 @@ class MemristiveSynapse:
             if n is None:
                 continue
             q = p if direction == tag else f"{p}_{direction}"
-            lines.append(f"{q}_requested = int({n}) * int(not frozen)")
+            lines.append(f"{q}_wanted = int({n})")
+            lines.append(f"{q}_requested = {q}_wanted * int(not frozen)")
+            lines.append(f"frozen_skipped += {q}_wanted * int(frozen)")
             lines.append(f"{q}_n = {q}_requested * int(stuck == 0)")
             counted = f"{q}_requested" if self.count_stuck_pulses else f"{q}_n"
             applied.append((direction, f"{q}_n", counted))

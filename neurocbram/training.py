@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from brian2 import Hz, second, siemens, volt
 from neurocbram.analysis import labelling
 from neurocbram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from neurocbram.devices import DeviceCard, load_card
-from neurocbram.devices.pulses import sample_population
+from neurocbram.devices.pulses import STUCK_NONE, sample_population
+from neurocbram.energy import OperationCounts
 from neurocbram.networks.diehl_cook import (
     N_INPUTS,
     DiehlCookNetwork,
@@ -42,6 +43,7 @@ from neurocbram.networks.diehl_cook import (
     TrainedState,
     network_key,
 )
+from neurocbram.pruning import PruningSchedule, prune
 
 __all__ = [
     "TARGETS",
@@ -75,6 +77,7 @@ def evaluate_state(
     *,
     seed: int = 0,
     progress: bool = False,
+    counts: bool = False,
 ) -> dict[str, Any]:
     """Label the neurons on ``label_images`` and classify ``test_images`` (frozen weights).
 
@@ -87,7 +90,9 @@ def evaluate_state(
     dict
         ``accuracy`` (fraction), ``neuron_labels`` (N,), ``predictions``,
         ``confusion`` (10 x 10, rows true class), ``label_responses``,
-        ``test_responses``.
+        ``test_responses``; with ``counts``, also ``label_counts`` and
+        ``test_counts`` (:class:`neurocbram.evaluation.InferenceCounts`, exact
+        operation counts of the presentations simulated, retries included).
     """
     from neurocbram.evaluation import evaluate_responses
 
@@ -109,15 +114,16 @@ def evaluate_state(
     seeds = (chunk_seed(seed, -1), chunk_seed(seed, -2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        label_responses, _ = evaluate_responses(
-            weights, state.theta_mV * 1e-3, label_images, seed=seeds[0], **common
+        label_out = evaluate_responses(
+            weights, state.theta_mV * 1e-3, label_images, seed=seeds[0], counts=counts, **common
         )
-        test_responses, _ = evaluate_responses(
-            weights, state.theta_mV * 1e-3, test_images, seed=seeds[1], **common
+        test_out = evaluate_responses(
+            weights, state.theta_mV * 1e-3, test_images, seed=seeds[1], counts=counts, **common
         )
+    label_responses, test_responses = label_out[0], test_out[0]
     neuron_labels = labelling.assign_labels(label_responses, label_labels)
     predictions = labelling.predict(test_responses, neuron_labels)
-    return {
+    result = {
         "accuracy": float(labelling.accuracy(predictions, test_labels)),
         "neuron_labels": neuron_labels,
         "predictions": predictions,
@@ -125,6 +131,9 @@ def evaluate_state(
         "label_responses": label_responses,
         "test_responses": test_responses,
     }
+    if counts:
+        result.update(label_counts=label_out[2], test_counts=test_out[2])
+    return result
 
 
 @dataclass
@@ -142,6 +151,10 @@ class TrainingState:
     set_pulses: np.ndarray
     reset_pulses: np.ndarray
     theta: np.ndarray             # volt, (N,)
+    frozen: np.ndarray | None = None          # bool: pruned (soft or hard), no more pulses
+    removed: np.ndarray | None = None         # bool: hard-pruned (weight 0, not read)
+    frozen_skipped: np.ndarray | None = None  # pulses not issued because frozen
+    snapshot_G: np.ndarray | None = None      # conductances for criterion "stable"
     position: int = 0             # images of the stream accepted so far
     intensity: float = 2.0        # intensity of the next presentation
     chunk: int = 0                # chunks run so far
@@ -152,9 +165,16 @@ class TrainingState:
     block_labels: np.ndarray | None = None
     previous_labels: np.ndarray | None = None   # neuron labels from the previous block
     history: list[tuple[int, float]] = field(default_factory=list)
+    pruning_events_done: int = 0
+    #: exact operation counts so far (see :meth:`Trainer.counts`)
+    ledger: dict[str, int] = field(default_factory=dict)
+    #: (images accepted, SET pulses, RESET pulses) cumulated after every chunk
+    pulse_history: list[tuple[int, int, int]] = field(default_factory=list)
 
-    HEADER = ("position", "intensity", "chunk", "presentations", "retries", "spikes", "history")
+    HEADER = ("position", "intensity", "chunk", "presentations", "retries", "spikes", "history",
+              "pruning_events_done", "ledger", "pulse_history")
     ARRAYS = ("G", "set_scale", "reset_scale", "stuck", "set_pulses", "reset_pulses", "theta",
+              "frozen", "removed", "frozen_skipped", "snapshot_G",
               "block_responses", "block_labels", "previous_labels")
 
     def save(self, path: Path, meta: dict[str, Any]) -> Path:
@@ -173,7 +193,8 @@ class TrainingState:
             raise CheckpointError(
                 f"checkpoint {path} belongs to a different run (differs in: {', '.join(differ)})"
             )
-        header["history"] = [tuple(entry) for entry in header["history"]]
+        for name in ("history", "pulse_history"):
+            header[name] = [tuple(entry) for entry in header.get(name, [])]
         return cls(**{name: arrays.get(name) for name in cls.ARRAYS}, **header)
 
 
@@ -194,6 +215,21 @@ class TrainingResult:
     build_reused: bool
     history: list[tuple[int, float]]
     raster: tuple[np.ndarray, np.ndarray] | None = None   # (i, t in s) of the first chunk
+    counts: OperationCounts | None = None     # exact operation counts of the whole run
+    pulse_history: list[tuple[int, int, int]] = field(default_factory=list)
+    pruned_fraction: float = 0.0              # fraction of synapses frozen (soft or hard)
+
+    def pulses_between(self, start: int, stop: int | None = None) -> int:
+        """SET + RESET pulses applied between ``start`` and ``stop`` images (chunk resolution).
+
+        Uses the cumulative counts after each chunk: from the last chunk that
+        ended at or before ``start`` to the first that ended at or after ``stop``.
+        """
+        points = [(0, 0, 0), *self.pulse_history]
+        before = max((p for p in points if p[0] <= start), key=lambda p: p[0])
+        stop = points[-1][0] if stop is None else stop
+        after = min((p for p in points if p[0] >= stop), key=lambda p: p[0], default=points[-1])
+        return int(after[1] + after[2] - before[1] - before[2])
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -207,6 +243,8 @@ class TrainingResult:
             "build_seconds": round(self.build_seconds, 3),
             "build_reused": self.build_reused,
             "images_per_second": round(self.images_per_second, 2),
+            "pruned_fraction": round(self.pruned_fraction, 6),
+            "counts": None if self.counts is None else asdict(self.counts),
         }
 
 
@@ -237,6 +275,15 @@ class Trainer:
         Keep the excitatory spikes of the first chunk (``TrainingResult.raster``).
     make_jobs : int
         Parallel compiler jobs of the standalone build.
+    pruning : PruningSchedule, optional
+        Soft- or hard-pruning during training (:mod:`neurocbram.pruning`):
+        each event is applied at the first chunk boundary at or after its
+        image count (``slots`` images of granularity), by setting ``G`` and
+        the synapses' ``frozen`` flags between chunks.
+    ledger : bool
+        Count input and inhibitory spikes in the compiled network for the
+        energy ledger (:meth:`counts`); ``False`` keeps only what training
+        needs (pulses, excitatory spikes).
     """
 
     def __init__(
@@ -254,6 +301,8 @@ class Trainer:
         checkpoint_every: int = 1000,
         record_raster: bool = False,
         make_jobs: int = 2,
+        pruning: PruningSchedule | None = None,
+        ledger: bool = True,
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -282,6 +331,14 @@ class Trainer:
         self.checkpoint_every = int(checkpoint_every)
         self.record_raster = record_raster
         self.make_jobs = int(make_jobs)
+        if pruning is not None:
+            if not isinstance(pruning, PruningSchedule):
+                raise TypeError(f"pruning must be a PruningSchedule, got {type(pruning).__name__}")
+            pruning.check_fits(self.n_images)
+            pruning = pruning.for_card(self.card)
+        self.pruning = pruning
+        self.ledger = bool(ledger)
+        self._counter_base: dict[str, np.ndarray] = {}
         self.unit_rate_hz = float(self.params.unit_rate / Hz)
         self.net: DiehlCookNetwork | None = None
         self.program = None
@@ -299,6 +356,8 @@ class Trainer:
             "params": self.params.describe(),
             "n_train": int(len(self.rows)),
             "target": "standalone" if self.target == "standalone" else "runtime",
+            "pruning": None if self.pruning is None else self.pruning.describe(),
+            "ledger": self.ledger,
         }
 
     def initial_state(self) -> TrainingState:
@@ -317,6 +376,9 @@ class Trainer:
             set_pulses=np.zeros(n_syn, dtype=np.int32),
             reset_pulses=np.zeros(n_syn, dtype=np.int32),
             theta=np.zeros(self.params.n_neurons),
+            frozen=np.zeros(n_syn, dtype=bool),
+            removed=np.zeros(n_syn, dtype=bool),
+            frozen_skipped=np.zeros(n_syn, dtype=np.int32),
             intensity=self.params.intensity_start,
         )
 
@@ -331,14 +393,14 @@ class Trainer:
             from neurocbram.standalone import StandaloneProgram, seed_from_variable
 
             def define() -> DiehlCookNetwork:
-                net = DiehlCookNetwork(self.card, self.params, self.slots)
+                net = DiehlCookNetwork(self.card, self.params, self.slots, ledger=self.ledger)
                 device.apply_run_args()
                 seed_from_variable(net.control, "rng_seed")
                 net.network.run(net.chunk_duration)
                 return net
 
             # the key only depends on the description, not on the objects
-            probe_key = network_key(self.card, self.params, self.slots)
+            probe_key = network_key(self.card, self.params, self.slots, self.ledger)
             self.program = StandaloneProgram(probe_key, define, make_jobs=self.make_jobs)
             self.net = self.program.build()
             self.build_seconds = self.program.build_time
@@ -347,7 +409,8 @@ class Trainer:
             start = time.perf_counter()
             set_device("runtime")
             prefs.codegen.target = "cython" if self.target == "runtime" else self.target
-            self.net = DiehlCookNetwork(self.card, self.params, self.slots)
+            self.net = DiehlCookNetwork(self.card, self.params, self.slots, ledger=self.ledger)
+            self._counter_base = {}
             self.build_seconds = time.perf_counter() - start
 
     def close(self) -> None:
@@ -384,6 +447,8 @@ class Trainer:
                 S.stuck: state.stuck,
                 S.set_pulses: state.set_pulses,
                 S.reset_pulses: state.reset_pulses,
+                S.frozen: state.frozen,
+                S.frozen_skipped: state.frozen_skipped,
             }
             self.program.run(run_args)
             spike_i = np.asarray(net.excitatory_spikes.i[:])
@@ -407,6 +472,8 @@ class Trainer:
             S.stuck[:] = state.stuck
             S.set_pulses[:] = state.set_pulses
             S.reset_pulses[:] = state.reset_pulses
+            S.frozen[:] = state.frozen
+            S.frozen_skipped[:] = state.frozen_skipped
             n_spikes_before = net.excitatory_spikes.num_spikes
             n_monitor_before = len(net.control_monitor.t)
             t0 = float(net.network.t / second)
@@ -415,11 +482,23 @@ class Trainer:
             spike_i = np.asarray(net.excitatory_spikes.i[n_spikes_before:])
             spike_t = np.asarray(net.excitatory_spikes.t_[n_spikes_before:]) - t0
             slot_images = np.asarray(net.control_monitor.image[0][n_monitor_before:])
+        counters = {}
+        for name, monitor in (("inputs", net.input_spike_counter),
+                              ("inhibitory", net.inhibitory_spike_counter)):
+            if monitor is None:
+                continue
+            total = np.asarray(monitor.count[:], dtype=np.int64).copy()
+            # runtime monitors accumulate over runs; standalone runs start from zero
+            counters[name] = total - self._counter_base.get(name, 0)
+            if self.target != "standalone":
+                self._counter_base[name] = total
         return {
             "n_chunk": n_chunk,
             "G": np.asarray(S.G_[:], dtype=float).copy(),
             "set_pulses": np.asarray(S.set_pulses[:], dtype=np.int32).copy(),
             "reset_pulses": np.asarray(S.reset_pulses[:], dtype=np.int32).copy(),
+            "frozen_skipped": np.asarray(S.frozen_skipped[:], dtype=np.int32).copy(),
+            "counters": counters,
             "theta": np.asarray(exc.theta_[:], dtype=float).copy(),
             "image": int(ctrl.image[0]),
             "intensity": float(ctrl.intensity[0]),
@@ -453,9 +532,11 @@ class Trainer:
         stream = state.position + slot_images[accepted_slots]
         presented = int(np.sum(slot_images < out["n_chunk"]))
 
+        self._count_operations(state, out, presented)
         state.G = out["G"]
         state.set_pulses = out["set_pulses"]
         state.reset_pulses = out["reset_pulses"]
+        state.frozen_skipped = out["frozen_skipped"]
         state.theta = out["theta"]
         state.position += image
         state.intensity = float(intensity)
@@ -463,8 +544,104 @@ class Trainer:
         state.presentations += presented
         state.retries += retries
         state.spikes += int(len(out["spike_i"]))
+        state.pulse_history.append(
+            (int(state.position), int(state.set_pulses.sum()), int(state.reset_pulses.sum()))
+        )
         self._update_history(state, responses, self.labels[stream % len(self.rows)])
         return responses
+
+    # ---------------------------------------------------------------- ledger
+    def _count_operations(self, state: TrainingState, out: dict[str, Any], presented: int) -> None:
+        """Add one chunk's exact operation counts to ``state.ledger``.
+
+        Reads: one per input spike per synapse that exists (not hard-pruned).
+        Update requests of the learning rule on synapses that are not frozen
+        (what a digital implementation computes and writes): one per input
+        spike per target (depression), one per excitatory spike per input
+        (potentiation) and, when normalising, one per synapse per presentation.
+        """
+        n = self.params.n_neurons
+        ledger = state.ledger
+        frozen = state.frozen.reshape(N_INPUTS, n)
+        removed = state.removed.reshape(N_INPUTS, n)
+        exc_counts = np.bincount(out["spike_i"], minlength=n).astype(np.int64)
+        updates = int(exc_counts @ (N_INPUTS - frozen.sum(axis=0)))
+        if self.params.weight_total is not None:
+            updates += presented * int(frozen.size - frozen.sum())
+        add = {
+            "excitatory_spikes": int(exc_counts.sum()),
+            "frozen_skipped": int(out["frozen_skipped"].sum() - state.frozen_skipped.sum()),
+        }
+        if "inputs" in out["counters"]:
+            inputs = out["counters"]["inputs"]
+            add["input_spikes"] = int(inputs.sum())
+            add["synaptic_reads"] = int(inputs @ (n - removed.sum(axis=1)))
+            add["inhibitory_spikes"] = int(out["counters"]["inhibitory"].sum())
+            updates += int(inputs @ (n - frozen.sum(axis=1)))
+            add["update_events"] = updates
+        for key, value in add.items():
+            ledger[key] = ledger.get(key, 0) + value
+
+    def counts(self, state: TrainingState) -> OperationCounts:
+        """The exact operation counts of training so far (for :func:`neurocbram.energy.price`).
+
+        Without ``ledger`` only pulses, excitatory spikes and skipped pulses are known.
+        """
+        ledger = state.ledger
+        spikes = {"excitatory": ledger.get("excitatory_spikes", 0)}
+        if "input_spikes" in ledger:
+            spikes.update(inputs=ledger["input_spikes"], inhibitory=ledger["inhibitory_spikes"])
+        return OperationCounts(
+            images=int(state.position),
+            set_pulses=int(state.set_pulses.sum()),
+            reset_pulses=int(state.reset_pulses.sum()),
+            update_events=ledger.get("update_events", 0),
+            skipped_frozen=ledger.get("frozen_skipped", 0),
+            synaptic_reads=ledger.get("synaptic_reads", 0),
+            spikes=spikes,
+        )
+
+    # --------------------------------------------------------------- pruning
+    def _prune(self, state: TrainingState) -> None:
+        """Apply the pruning events that are due (before a chunk); snapshot for 'stable'."""
+        schedule = self.pruning
+        if schedule is None:
+            return
+        events = schedule.events()
+        n = self.params.n_neurons
+        while state.pruning_events_done < len(events):
+            event = events[state.pruning_events_done]
+            if schedule.criterion == "stable" and state.snapshot_G is None and (
+                state.position >= event.image - schedule.stability_window
+            ):
+                state.snapshot_G = state.G.copy()
+            if state.position < event.image:
+                return
+            card = self.card
+            shape = (N_INPUTS, n)
+            w = np.asarray(card.weight(state.G)).reshape(shape)
+            previous = None
+            if schedule.criterion == "stable":
+                previous = np.asarray(card.weight(state.snapshot_G)).reshape(shape)
+            new_w, frozen, selected = prune(
+                w, state.frozen.reshape(shape), event, schedule, previous
+            )
+            selected = selected.ravel()
+            G_new = np.asarray(card.conductance(new_w.ravel()))
+            if schedule.kind == "hard":
+                state.removed = state.removed | selected
+            else:
+                # soft: the constant is programmed (stuck devices keep their value)
+                working = selected & (state.stuck == STUCK_NONE)
+                G_new = np.where(working, G_new, state.G)
+                steps = np.rint(np.abs(card.weight(G_new) - w.ravel()) * card.levels).astype(np.int32)
+                rising = G_new > state.G
+                state.set_pulses = state.set_pulses + np.where(working & rising, steps, 0)
+                state.reset_pulses = state.reset_pulses + np.where(working & ~rising, steps, 0)
+            state.G = np.where(selected, G_new, state.G)
+            state.frozen = frozen.ravel()
+            state.snapshot_G = None
+            state.pruning_events_done += 1
 
     def _update_history(self, state: TrainingState, responses: np.ndarray, labels: np.ndarray) -> None:
         """Running accuracy: each block of images is classified with the labels of the last."""
@@ -513,6 +690,7 @@ class Trainer:
         chunks = 0
         while state.position < self.n_images:
             before = state.position
+            self._prune(state)
             out = self._run_chunk(state)
             if self.record_raster and raster is None:
                 raster = (out["spike_i"], out["spike_t"])
@@ -544,6 +722,9 @@ class Trainer:
             build_reused=self.build_reused,
             history=list(state.history),
             raster=raster,
+            counts=self.counts(state),
+            pulse_history=list(state.pulse_history),
+            pruned_fraction=float(state.frozen.mean()),
         )
 
     def trained_state(self, state: TrainingState) -> TrainedState:
@@ -557,4 +738,8 @@ class Trainer:
             gain=np.ones(n),
             card=self.card.name,
             images_seen=int(state.position),
+            frozen=state.frozen.reshape(N_INPUTS, n).copy(),
+            removed=state.removed.reshape(N_INPUTS, n).copy(),
+            set_pulses=state.set_pulses.reshape(N_INPUTS, n).copy(),
+            reset_pulses=state.reset_pulses.reshape(N_INPUTS, n).copy(),
         )

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from neurocbram.analysis.crossbar import CrossbarLayer, check_fraction
+
 from neurocbram.devices import DeviceCard, load_card
 from neurocbram.devices.card import CardError
 from neurocbram.devices.pulses import STUCK_NONE, STUCK_OFF, STUCK_ON

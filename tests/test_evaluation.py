@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from brian2 import Hz, mV, ms
+from brian2 import Hz, ms, mV
 
 from neurocbram import evaluation as ev
 from neurocbram.datasets import load_mnist
@@ -282,3 +282,115 @@ def test_mean_counts_match_poissongroup_network(mnist_dir):
         brian.sum(1).var(ddof=1) / trials + ours.sum(1).var(ddof=1) / ours_trials
     )
     assert abs(total_z) < 4
+
+
+# --------------------------------------------------------------------------- inference counts
+
+
+def _retry_case() -> tuple[np.ndarray, np.ndarray, object]:
+    """Images that need 0, some and (blank) all retries; uniform weights, theta 0."""
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    images[0, 7:21, 7:21] = 255  # bright: enough spikes at once
+    images[1, 8:20, 8:20] = 90  # dim: fires a little, retried until it reaches min_spikes
+    images[3, 11:17, 11:17] = 255  # small patch
+    weights = np.random.default_rng(0).uniform(0, 1, (784, 5))
+    weights *= 78 / weights.sum(axis=0)
+    return images, weights, np.zeros(5) * mV
+
+
+def _regenerated_presentations(images, intensities, seed, step=0.5):
+    """Input spikes of every presentation the evaluator made, from the module's seed functions."""
+    rows = images.reshape(len(images), 784).astype(np.float64)
+    attempts = np.round((intensities - 1.0) / step).astype(int)
+    image_idx = np.concatenate([np.full(a + 1, i) for i, a in enumerate(attempts)])
+    attempt = np.concatenate([np.arange(a + 1) for a in attempts])
+    rates = rows[image_idx] * (63.75 / 255.0 * (1.0 + step * attempt))[:, None]
+    seeds = ev.presentation_seeds(seed, image_idx, attempt)
+    return poisson_input_spikes(rates, 700, DT, seeds)
+
+
+def test_inference_counts_identical_across_engines_and_default_unchanged():
+    images, weights, theta = _retry_case()
+    kwargs = {"seed": 3, "max_retries": 3, "batch_size": 3, "progress": False}
+    results = {}
+    for engine in ENGINES:
+        with pytest.warns(RuntimeWarning, match="1 image"):  # the blank image
+            results[engine] = evaluate_responses(
+                weights, theta, images, engine=engine, counts=True, **kwargs
+            )
+    with pytest.warns(RuntimeWarning, match="1 image"):
+        plain = evaluate_responses(weights, theta, images, **kwargs)
+    reference = results[ENGINES[0]][2]
+    assert reference.presentations > len(images)  # retries happened
+    assert reference.inhibitory_spikes > 0
+    assert len(plain) == 2
+    for responses, intensities, got in results.values():
+        assert got == reference
+        np.testing.assert_array_equal(got.input_spikes, reference.input_spikes)
+        assert (got.excitatory_spikes, got.inhibitory_spikes) == (
+            reference.excitatory_spikes, reference.inhibitory_spikes
+        )  # fmt: skip
+        np.testing.assert_array_equal(plain[0], responses)
+        np.testing.assert_array_equal(plain[1], intensities)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_inference_counts_match_regenerated_presentations(engine):
+    """Every presentation (retries included) re-simulated from regenerated input spikes."""
+    images, weights, theta = _retry_case()
+    with pytest.warns(RuntimeWarning, match="1 image"):  # the blank image
+        responses, intensities, got = evaluate_responses(
+            weights, theta, images, seed=5, max_retries=3, engine=engine, progress=False,
+            counts=True,
+        )  # fmt: skip
+    assert intensities[2] == 2.5 and intensities[1] > 1.0  # blank: all retries; dim: some
+    spikes = _regenerated_presentations(images, intensities, seed=5)
+    assert got.presentations == spikes.n_presentations == 4 + int(np.sum((intensities - 1) / 0.5))
+    assert got.images == 4 and got.n_neurons == 5
+    np.testing.assert_array_equal(got.input_spikes, np.bincount(spikes.index, minlength=784))
+    black = images.reshape(4, 784).max(axis=0) == 0
+    assert black.any() and np.all(got.input_spikes[black] == 0)
+    all_counts, _ = simulate_presentations(weights, theta, spikes, engine=engine)
+    assert got.excitatory_spikes == all_counts.sum()
+    # discarded (quiet but not silent) presentations add spikes beyond the accepted ones
+    assert got.excitatory_spikes > responses.sum()
+
+
+def test_excitatory_counts_equal_responses_without_retries():
+    images, weights, theta = _retry_case()
+    responses, intensities, got = evaluate_responses(
+        weights, theta, images, seed=2, min_spikes=0, progress=False, counts=True
+    )
+    np.testing.assert_array_equal(intensities, 1.0)
+    assert got.presentations == got.images == 4
+    assert got.excitatory_spikes == responses.sum() > 0
+    # with no excitatory->inhibitory drive the inhibitory neurons never fire
+    _, _, silent = evaluate_responses(
+        weights, theta, images, seed=2, min_spikes=0, w_exc_inh=0.0, progress=False, counts=True
+    )
+    assert silent.inhibitory_spikes == 0 and got.inhibitory_spikes > 0
+
+
+def test_synaptic_reads_with_mask():
+    spikes = np.zeros(784, dtype=np.int64)
+    spikes[0], spikes[5] = 2, 3
+    counts = ev.InferenceCounts(
+        images=1, presentations=1, n_neurons=4, input_spikes=spikes,
+        excitatory_spikes=0, inhibitory_spikes=0,
+    )  # fmt: skip
+    assert counts.synaptic_reads() == 5 * 4
+    active = np.ones((784, 4), dtype=bool)
+    active[0, :2] = False  # pixel 0 reaches 2 neurons
+    active[5, 1:] = False  # pixel 5 reaches 1 neuron
+    active[7, :] = False  # silent pixel: no effect
+    assert counts.synaptic_reads(active) == 2 * 2 + 3 * 1
+    assert counts.synaptic_reads(np.zeros((784, 4), dtype=bool)) == 0
+    with pytest.raises(ValueError, match=r"active must have shape \(784, 4\)"):
+        counts.synaptic_reads(np.ones((784, 3), dtype=bool))
+    with pytest.raises(ValueError, match="active must be a boolean"):
+        counts.synaptic_reads(np.ones((784, 4)))
+    total = counts + counts
+    assert total.presentations == 2 and total.synaptic_reads(active) == 14
+    assert not counts.input_spikes.flags.writeable
+    with pytest.raises(ValueError, match="input_spikes must have shape"):
+        ev.InferenceCounts(1, 1, 4, np.zeros(783), 0, 0)

@@ -129,3 +129,28 @@ def test_runtime_agrees_with_standalone(mnist) -> None:
     assert theta[1] == pytest.approx(theta[0], rel=0.35)
     for r in (standalone, runtime):
         np.testing.assert_allclose(r.state.w.sum(axis=0), 78.0, rtol=0.1)
+
+
+def test_rest_applied_at_the_reset_equals_a_simulated_rest() -> None:
+    """Without input, only theta changes: relaxing over simulated rests or in one step agree."""
+    from brian2 import mV, ms
+
+    black = np.zeros((4, 28, 28), dtype=np.uint8)
+    thetas = {}
+    for simulate in (False, True):
+        params = DiehlCookParameters(n_neurons=5, max_retries=0, simulate_rest=simulate)
+        trainer = Trainer(black, np.zeros(4), 4, card=CARD, params=params, seed=0, slots=4,
+                          target="numpy", ledger=False)
+        try:
+            result = trainer.train()
+        finally:
+            trainer.close()
+        assert result.spikes == 0 and result.presentations == 4
+        thetas[simulate] = result.state.theta_mV
+    exc = PARAMS.excitatory
+    elapsed = 4 * float((PARAMS.presentation + PARAMS.rest) / ms)
+    relax = float(exc.theta_relax / mV)
+    expected = relax * (1 - np.exp(-elapsed / float(exc.tau_theta / ms)))
+    np.testing.assert_allclose(thetas[False], expected, rtol=1e-4)
+    np.testing.assert_allclose(thetas[True], thetas[False], rtol=1e-4)
+    assert expected < -0.003  # the relaxation is visible

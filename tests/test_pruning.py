@@ -79,9 +79,11 @@ def test_fraction_outside_zero_one_is_rejected(fraction):
 
 def test_schedule_past_the_end_of_training_is_rejected():
     schedule = PruningSchedule(final_fraction=0.5, start_image=500, end_image=2000, steps=4)
-    schedule.check_fits(2000)
-    with pytest.raises(ValueError, match="ends at image 2000, past the end of training"):
+    schedule.check_fits(2001)
+    with pytest.raises(ValueError, match="ends at image 2000, at or past the end of training"):
         schedule.check_fits(1000)
+    with pytest.raises(ValueError, match="would never be applied"):
+        schedule.check_fits(2000)
 
 
 def test_constant_outside_the_card_range_is_rejected():
@@ -89,6 +91,19 @@ def test_constant_outside_the_card_range_is_rejected():
         PruningSchedule(constant=1.2)
     with pytest.raises(ValueError, match="hard pruning removes synapses"):
         PruningSchedule(kind="hard", constant=0.1)
+
+
+def test_constant_conductance_outside_the_card_range_names_the_card():
+    from brian2 import mV, uS
+
+    from neurocbram.devices import load_card
+
+    card = load_card("cbram-shi2018")
+    assert PruningSchedule(constant=card.g_min * 1e6 * uS).for_card(card).constant == pytest.approx(0)
+    with pytest.raises(ValueError, match="outside the conductance range of card 'cbram-shi2018'"):
+        PruningSchedule(constant=50 * uS).for_card(card)
+    with pytest.raises(ValueError, match="weight or a conductance"):
+        PruningSchedule(constant=5 * mV)
 
 
 def test_bad_shapes_and_values_are_named():

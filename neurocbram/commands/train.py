@@ -44,8 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training images used to label the neurons (default 300)")
     parser.add_argument("--test-images", type=int, default=500,
                         help="test images classified (default 500, at most 10000)")
-    parser.add_argument("--rest", type=float, default=0.0, metavar="MS",
-                        help="input-free rest after each presentation, ms (default 0: exact reset)")
+    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
+                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
+    parser.add_argument("--simulate-rest", action="store_true",
+                        help="simulate the rest instead of resetting exactly (slower)")
     parser.add_argument("--slots", type=int, default=100,
                         help="presentation slots per compiled run (default 100)")
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
@@ -98,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     train_x, train_y = load_mnist("train", args.mnist, progress=not quiet)
     test_x, test_y = load_mnist("test", args.mnist, progress=not quiet)
-    params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms)
+    params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
+                                simulate_rest=args.simulate_rest)
     trainer = Trainer(
         train_x[: args.images], train_y[: args.images], args.images * args.epochs,
         card=card, params=params, seed=args.seed, target=args.target, slots=args.slots,
@@ -148,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "epochs": args.epochs,
         "rest_ms": args.rest,
+        "simulate_rest": args.simulate_rest,
         "label_images": args.label_images,
         "test_images": args.test_images,
         "test_accuracy": evaluation["accuracy"],

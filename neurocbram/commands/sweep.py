@@ -1,0 +1,68 @@
+"""``neurocbram sweep``: accuracy and write energy versus pruned fraction, soft vs hard.
+
+Trains one unpruned network and one soft-pruned network per fraction for
+each seed (parallel processes), hard-prunes the unpruned networks after
+training (or during it, ``--hard during``), tests every configuration on the
+same images and writes ``sweep.json`` plus the figures
+``accuracy_vs_pruned_fraction.png``, ``energy_per_image.png``,
+``receptive_fields_pruned.png`` and ``pulse_histogram.png``
+(:mod:`neurocbram.sweep`). Re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "sweep the pruned fraction for soft- and hard-pruning (accuracy, pulses, energy)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``neurocbram sweep``."""
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0, 0.25, 0.5, 0.75, 0.9],
+                        help="pruned fractions in [0, 1) (default 0 0.25 0.5 0.75 0.9)")
+    parser.add_argument("--kinds", nargs="+", choices=["soft", "hard"], default=["soft", "hard"])
+    parser.add_argument("--hard", choices=["after", "during"], default="after",
+                        help="hard-prune the trained network (default) or during training")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--neurons", type=int, default=100)
+    parser.add_argument("--images", type=int, default=6000, help="training images (default 6000)")
+    parser.add_argument("--card", default="cbram-shi2018")
+    parser.add_argument("--prune-start", type=float, default=0.5,
+                        help="first pruning event, as a fraction of training (default 0.5)")
+    parser.add_argument("--prune-end", type=float, default=0.5,
+                        help="last pruning event, as a fraction of training (default 0.5)")
+    parser.add_argument("--steps", type=int, default=1, help="pruning events (default 1)")
+    parser.add_argument("--criterion", choices=["lowest", "stable"], default="lowest")
+    parser.add_argument("--scope", choices=["per_neuron", "global"], default="per_neuron")
+    parser.add_argument("--label-images", type=int, default=1000)
+    parser.add_argument("--test-images", type=int, default=1000)
+    parser.add_argument("--slots", type=int, default=100,
+                        help="presentation slots per compiled run (default 100)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--out", default="results/sweep")
+    parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep and print a table of the results."""
+    from neurocbram.sweep import SweepConfig, run_sweep
+
+    config = SweepConfig(
+        fractions=tuple(args.fractions), kinds=tuple(args.kinds), seeds=tuple(args.seeds),
+        neurons=args.neurons, images=args.images, card=args.card, prune_start=args.prune_start,
+        prune_end=args.prune_end, steps=args.steps, criterion=args.criterion, scope=args.scope,
+        hard=args.hard, label_images=args.label_images, test_images=args.test_images,
+        jobs=args.jobs, mnist=args.mnist, slots=args.slots,
+    )  # fmt: skip
+    rows = run_sweep(config, Path(args.out), progress=not getattr(args, "quiet", False))
+    print(f"{'kind':>5} {'fraction':>8} {'seed':>4} {'accuracy':>8} {'pulses after start':>18}")
+    for row in rows:
+        print(f"{row['kind']:>5} {row['fraction']:>8.2f} {row['seed']:>4} "
+              f"{100 * row['accuracy']:>7.1f}% {row['pulses_after_pruning_start']:>18}",
+              file=sys.stdout)
+    print(f"results in {args.out}")
+    return 0
