@@ -302,13 +302,22 @@ class CrossbarLayer:
         self._changed()
         iterations, converged, stuck_found = 0, 1.0, 0
         if method == "rvw":
-            if tolerance is None:
-                tolerance = 0.5 * self.span / (self.levels - 1) if self.levels else 0.01 * self.span
-            if not (np.isfinite(tolerance) and tolerance > 0):
-                raise ValueError(f"tolerance must be a conductance > 0 S, got {tolerance!r}")
             iterations, converged, stuck_found = self._verify_loop(
-                t_pos, t_neg, float(tolerance), int(max_pulses), compensate_stuck, callback, predictive,
-                int(round_pulses))
+                t_pos, t_neg, self._tolerance(tolerance), int(max_pulses), compensate_stuck,
+                callback, predictive, int(round_pulses))
+        return self._report(method, before, iterations, converged, stuck_found)
+
+    def _tolerance(self, tolerance: float | None) -> float:
+        """Verify tolerance (S): default half a quantisation step, or 1% of the range."""
+        if tolerance is None:
+            tolerance = 0.5 * self.span / (self.levels - 1) if self.levels else 0.01 * self.span
+        if not (np.isfinite(tolerance) and tolerance > 0):
+            raise ValueError(f"tolerance must be a conductance > 0 S, got {tolerance!r}")
+        return float(tolerance)
+
+    def _report(self, method: str, before: CrossbarCounts, iterations: int, converged: float,
+                stuck_found: int) -> ProgramReport:
+        """What a programming call did, from the counters before and now."""
         c = self.counts
         return ProgramReport(
             method=method,
@@ -350,26 +359,12 @@ class CrossbarLayer:
             t_pos, t_neg = self.fault_aware_targets(w, *known_stuck)
             known = np.concatenate([np.asarray(k).ravel() != STUCK_NONE for k in known_stuck])
         self._last_targets = (t_pos.copy(), t_neg.copy())
-        if tolerance is None:
-            tolerance = 0.5 * self.span / (self.levels - 1) if self.levels else 0.01 * self.span
-        if not (np.isfinite(tolerance) and tolerance > 0):
-            raise ValueError(f"tolerance must be a conductance > 0 S, got {tolerance!r}")
+        tolerance = self._tolerance(tolerance)
         before = CrossbarCounts(**asdict(self.counts))
         iterations, converged, stuck_found = self._verify_loop(
-            t_pos, t_neg, float(tolerance), int(max_pulses), compensate_stuck, callback, predictive,
+            t_pos, t_neg, tolerance, int(max_pulses), compensate_stuck, callback, predictive,
             int(round_pulses), known)
-        c = self.counts
-        return ProgramReport(
-            method="rvw",
-            one_shot_writes=0,
-            pulses=(c.set_pulses + c.reset_pulses) - (before.set_pulses + before.reset_pulses),
-            set_pulses=c.set_pulses - before.set_pulses,
-            reset_pulses=c.reset_pulses - before.reset_pulses,
-            reads=c.verify_reads - before.verify_reads,
-            iterations=iterations,
-            converged=converged,
-            stuck_found=stuck_found,
-        )
+        return self._report("rvw", before, iterations, converged, stuck_found)
 
     def _verify_loop(self, t_pos, t_neg, tol, max_pulses, compensate, callback,
                      predictive, round_pulses, known=None) -> tuple[int, float, int]:

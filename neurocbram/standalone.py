@@ -12,8 +12,16 @@ to an existing build, but its code writer leaves files whose content did not
 change untouched, so ``make`` finds every object file up to date: a second
 process re-creates the Python objects, regenerates the code (a few seconds)
 and links nothing new -- the compilation is not repeated. The build step is
-serialised with a file lock, so concurrent processes can share a folder;
-each run writes its results into its own sub-folder.
+serialised with a file lock, so concurrent processes can share a folder.
+
+**One run folder per process.** Brian2 writes the ``run_args`` arrays into
+``static_arrays/`` under names made from their content, and deletes them
+after the run; two processes passing equal arrays (the same seed's devices,
+say) would delete each other's inputs. So each process runs the shared
+binary from its own folder ``<build>/run_<pid>``, whose ``static_arrays/``
+links to the build's arrays and receives this process's ``run_args``; its
+results go to ``run_<pid>/results``. Folders of dead processes are removed
+at the next build.
 
 **Per-run random seeds.** ``brian2.seed(value)`` in standalone mode fixes the
 seed in the generated ``main.cpp``, i.e. at build time. :func:`seed_from_variable`
@@ -34,7 +42,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from brian2 import device, prefs, set_device
+from brian2 import device, get_device, prefs, set_device
 from brian2.utils.filelock import FileLock
 
 __all__ = ["build_cache_dir", "seed_from_variable", "StandaloneProgram"]
@@ -68,10 +76,10 @@ def seed_from_variable(group, name: str) -> None:
 
 
 def _remove_stale_results(directory: Path) -> None:
-    """Delete the results folders of processes that no longer exist (e.g. killed runs)."""
-    for folder in directory.glob("results_*"):
+    """Delete the run folders of processes that no longer exist (e.g. killed runs)."""
+    for folder in [*directory.glob("results_*"), *directory.glob("run_*")]:
         try:
-            pid = int(folder.name.removeprefix("results_"))
+            pid = int(folder.name.split("_", 1)[1])
             os.kill(pid, 0)
         except ValueError:
             continue
@@ -110,7 +118,8 @@ class StandaloneProgram:
         self.directory = Path(cache or build_cache_dir()) / key
         self.make_jobs = int(make_jobs)
         self.objects: Any = None
-        self.results = f"results_{os.getpid()}"
+        self.run_folder = self.directory / f"run_{os.getpid()}"
+        self.results = "results"
         #: seconds spent in code generation + compilation by :meth:`build`
         self.build_time = 0.0
         #: True when the build found a complete earlier build of the same key
@@ -137,29 +146,57 @@ class StandaloneProgram:
                 with_output=False,
             )
             marker.write_text(self.key + "\n")
+            self._make_run_folder()
         self.build_time = time.perf_counter() - start
         return self.objects
+
+    def _make_run_folder(self) -> None:
+        """This process's run folder: links to the build's static arrays."""
+        shutil.rmtree(self.run_folder, ignore_errors=True)
+        arrays = self.run_folder / "static_arrays"
+        arrays.mkdir(parents=True)
+        for source in (self.directory / "static_arrays").iterdir():
+            if source.suffix != ".lock" and not source.name.startswith("init_"):
+                (arrays / source.name).symlink_to(source)
 
     def run(self, run_args: Mapping[Any, Any]) -> float:
         """Run the compiled program once with ``run_args``; returns the wall time (s)."""
         if self.objects is None:
             raise RuntimeError("call build() before run()")
         start = time.perf_counter()
+        standalone = get_device()  # the device itself (the ``device`` proxy only reads)
+        build_folder = standalone.project_dir
+        command = prefs.devices.cpp_standalone.run_cmd_unix
+        # run the shared binary in this process's folder (see the module doc)
+        standalone.project_dir = str(self.run_folder)
+        prefs.devices.cpp_standalone.run_cmd_unix = str(self.directory / "main")
         try:
             device.run(
-                directory=str(self.directory),
+                directory=str(self.run_folder),
                 results_directory=self.results,
                 with_output=False,
                 run_args=dict(run_args),
             )
         finally:
-            # the run_args arrays are written into static_arrays/ for each run
+            # the run_args arrays are written into run_<pid>/static_arrays/ for each run
             device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+            standalone.project_dir = build_folder
+            prefs.devices.cpp_standalone.run_cmd_unix = command
+        # the program reports unreadable inputs on stdout and goes on: do not
+        output = self.run_folder / self.results / "stdout.txt"
+        if output.exists():
+            problems = [line for line in output.read_text(errors="replace").splitlines()
+                        if line.startswith("Error")]
+            if problems:
+                raise RuntimeError(
+                    f"the standalone program in {self.run_folder} could not read its inputs: "
+                    + "; ".join(problems[:3])
+                )
         return time.perf_counter() - start
 
     def close(self) -> None:
         """Remove this process's results folder and reset the Brian2 device."""
-        shutil.rmtree(self.directory / self.results, ignore_errors=True)
+        shutil.rmtree(self.run_folder, ignore_errors=True)
         try:
             device.reinit()
             device.activate()

@@ -22,6 +22,14 @@ def mnist_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir: Path):
+    """MNIST training images and labels (uint8 (60000, 28, 28), (60000,))."""
+    from neurocbram.datasets import load_mnist
+
+    return load_mnist("train", mnist_dir, download=False, progress=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _freeze_import_garbage():
     """Move import-time objects out of the GC's reach: Brian2's device reset calls

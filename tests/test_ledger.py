@@ -6,24 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from neurocbram.networks.diehl_cook import N_INPUTS, DiehlCookParameters, TrainedState
+from test_network import CARD, PARAMS, SLOTS  # the standalone shape: one cached build
 
+from neurocbram.networks.diehl_cook import N_INPUTS, DiehlCookParameters, TrainedState
 from neurocbram.pruning import PruningSchedule
 from neurocbram.training import Trainer
 
 pytestmark = pytest.mark.network
 
-CARD = "cbram-shi2018"
-#: the standalone shape of tests/test_network.py (one cached build)
-PARAMS = DiehlCookParameters(n_neurons=20)
-SLOTS = 50
-
 
 @pytest.fixture(scope="module")
-def mnist(mnist_dir: Path):
-    from neurocbram.datasets import load_mnist
-
-    return load_mnist("train", mnist_dir, download=False, progress=False)
+def mnist(mnist_train):
+    return mnist_train
 
 
 def _train(images, labels, n_images, **kwargs):
