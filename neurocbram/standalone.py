@@ -20,7 +20,9 @@ after the run; two processes passing equal arrays (the same seed's devices,
 say) would delete each other's inputs. So each process runs the shared
 binary from its own folder ``<build>/run_<pid>``, whose ``static_arrays/``
 links to the build's arrays and receives this process's ``run_args``; its
-results go to ``run_<pid>/results``. Folders of dead processes are removed
+results go to ``run_<pid>/results``. The folder holds a copy of the binary,
+so that another process building the same key (``make`` may relink it)
+never replaces a program that is running. Folders of dead processes are removed
 at the next build.
 
 **Per-run random seeds.** ``brian2.seed(value)`` in standalone mode fixes the
@@ -158,6 +160,8 @@ class StandaloneProgram:
         for source in (self.directory / "static_arrays").iterdir():
             if source.suffix != ".lock" and not source.name.startswith("init_"):
                 (arrays / source.name).symlink_to(source)
+        # a copy of the binary: another process's build may relink the shared one
+        shutil.copy2(self.directory / "main", self.run_folder / "main")
 
     def run(self, run_args: Mapping[Any, Any]) -> float:
         """Run the compiled program once with ``run_args``; returns the wall time (s)."""
@@ -169,7 +173,7 @@ class StandaloneProgram:
         command = prefs.devices.cpp_standalone.run_cmd_unix
         # run the shared binary in this process's folder (see the module doc)
         standalone.project_dir = str(self.run_folder)
-        prefs.devices.cpp_standalone.run_cmd_unix = str(self.directory / "main")
+        prefs.devices.cpp_standalone.run_cmd_unix = str(self.run_folder / "main")
         try:
             device.run(
                 directory=str(self.run_folder),
