@@ -25,7 +25,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class SweepConfig:
     jobs: int = 2
     slots: int = 100
     mnist: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.fractions:
@@ -225,7 +224,7 @@ def run_sweep(config: SweepConfig, out: str | Path, progress: bool = True) -> li
     if bar is not None:
         bar.close()
     rows.sort(key=lambda r: (r["kind"], r["fraction"], r["seed"]))
-    summary = {"config": asdict(replace(config, extra={})), "rows": rows}
+    summary = {"config": asdict(config), "rows": rows}
     (out / "sweep.json").write_text(json.dumps(summary, indent=1))
     _figures(rows, out)
     return rows
