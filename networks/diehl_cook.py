@@ -27,6 +27,14 @@ steps, so in ``cpp_standalone`` a whole chunk is one execution of the
 compiled program, re-run with new inputs through ``run_args``
 (:mod:`neurocbram.standalone`).
 
+**Poisson inputs by geometric waits.** Each input spikes in a time step with
+probability ``p = rate * dt`` (the rate is constant within a slot: set at its
+start from the image row and the intensity). Instead of a random number per
+input and step, an input draws the number of steps to its next spike from the
+geometric law of that Bernoulli process (at the slot start and after each
+spike); the spike trains have exactly the same law, with one random number per
+spike instead of 784 per step.
+
 **Rest versus exact reset.** Diehl & Cook follow each 350 ms presentation
 with 150 ms without input, so that the dynamic state (``v``, ``ge``, ``gi``,
 traces) decays before the next image. Here every slot boundary sets that
@@ -43,8 +51,8 @@ relaxation matters: without the rest's share of it, ``theta`` settles higher,
 fewer presentations reach ``min_spikes`` and accuracy drops (N = 100, 10,000
 images, CBRAM: see the closing notes of the network issue).
 
-**STDP as pulses** (presynaptic side in its own ``plasticity`` pathway, after
-``transmission``). Nearest-spike traces as neuron variables (``pre_trace`` on
+**STDP as pulses** (on a presynaptic spike, the synapse first transmits its
+weight, then depresses). Nearest-spike traces as neuron variables (``pre_trace`` on
 the inputs, ``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a
 spike): on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic
 spike ``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
@@ -57,13 +65,19 @@ the group's Euler step (as ``v``; 1.3% from the exact decay over 20 ms).
 
 **Weight normalisation by pulses.** Diehl & Cook rescale every neuron's
 incoming weights to sum to 78 before each presentation. We do the same on
-the devices: at each slot boundary the synapses sum ``w`` into the neuron
+the devices: at each slot boundary (the neuron's ``normalise`` event, two
+postsynaptic pathways) the synapses sum ``w`` into the neuron
 (``weight_sum``) and every device receives ``pulse_code(w * (78/weight_sum
 - 1))``. Frozen (pruned) synapses keep their weight; the others are scaled
 so that the total is still 78 (factor ``(78 - frozen_sum)/(weight_sum -
 frozen_sum)``). Because STDP moves the sum only a little per image, the expected
 number of pulses is proportional to that drift (``levels * |78 - sum|`` per
-neuron), not to the array size. The alternative, a divisive gain in the
+neuron), not to the array size. Only neurons whose weights moved since their
+last normalisation (they spiked: their STDP updates need ``post_trace1 > 0``
+or a postsynaptic spike) are normalised (``weights_changed``); re-normalising
+an unchanged neuron is a no-op with float weights, but on devices it would
+only dither the sum's rounding residue with pulses (~``levels * 0.2`` per
+neuron and presentation). The alternative, a divisive gain in the
 neuron periphery (``ge += w * 78/sum``), costs no pulses but is not the same
 rule: it never shrinks the stored weights of inactive (background) pixels,
 which keep their initial random values and blur the receptive fields
@@ -130,6 +144,26 @@ count : integer          # excitatory spikes in the current slot
 rng_seed : integer       # seed of the random generator (read by the standalone program)
 """
 
+#: steps to wait for the next success of one Bernoulli(p) trial per time step, minus 1:
+#: geometric, ``floor(log(U) / log(1 - p))`` with ``U`` uniform in (0, 1]
+#: (``p`` is ``rate * input_dt``; a zero rate waits 1e9 steps, i.e. never within a chunk;
+#: the clip also keeps ``floor`` in the integer range of Brian2's numpy target)
+GEOMETRIC_WAIT = (
+    "floor(clip(log(1 - rand()) / log(1 - clip(rate * input_dt, 1e-12, 1 - 1e-12)), 0, 1e9))"
+)
+
+#: the input's Poisson train for the new slot (after ``control_tick``)
+INPUT_SLOT_START = f"""
+pre_trace = 0
+rate = image_table(image * ms, i) * Hz * intensity * has_image
+next_spike = t + input_dt * {GEOMETRIC_WAIT}
+"""
+
+#: an input spikes at the time step its wait ends (while its image is presented) ...
+INPUT_THRESHOLD = "t > next_spike - 0.5 * input_dt and t - slot_start < presentation"
+#: ... and draws its next wait (>= 1 step): one Bernoulli(rate * dt) trial per step, in law
+INPUT_RESET = f"pre_trace = 1\nnext_spike = t + input_dt * (1 + {GEOMETRIC_WAIT})"
+
 #: decision at each slot boundary, before the new slot starts
 CONTROL_TICK = """
 presented = int(slot > 0) * has_image
@@ -145,7 +179,8 @@ slot_start = t
 """
 
 INPUT_EQUATIONS = """
-rate = image_table(image * ms, i) * Hz * intensity * has_image * int(t - slot_start < presentation) : Hz
+rate : Hz                # Poisson rate during this slot's presentation
+next_spike : second      # time of the next spike of the Poisson train
 dpre_trace/dt = -pre_trace / tau_pre : 1
 image : integer (linked)
 intensity : 1 (linked)
@@ -159,6 +194,7 @@ dpost_trace2/dt = -post_trace2 / tau_post2 : 1
 weight_sum : 1           # sum of the input weights, computed at each slot boundary
 frozen_weight_sum : 1    # sum of the frozen (pruned) input weights, idem
 normalising : integer    # 1 when the weights are normalised at this slot boundary
+weights_changed : integer  # 1 when the neuron spiked (its weights moved) since its last normalisation
 has_image : integer (linked)
 """
 
@@ -392,13 +428,14 @@ class DiehlCookNetwork:
         inputs = NeuronGroup(
             N_INPUTS,
             INPUT_EQUATIONS,
-            threshold="rand() < rate * dt",
-            reset="pre_trace = 1",
+            threshold=INPUT_THRESHOLD,
+            reset=INPUT_RESET,
             method="exact",
             namespace={
                 "image_table": self.image_table,
                 "presentation": p.presentation,
                 "tau_pre": p.tau_pre,
+                "input_dt": p.dt,
             },
             name="inputs",
             dt=p.dt,
@@ -406,7 +443,7 @@ class DiehlCookNetwork:
         zeros = np.zeros(N_INPUTS, dtype=int)
         for name in ("image", "intensity", "has_image", "slot_start"):
             setattr(inputs, name, linked_var(control, name, index=zeros))
-        inputs.run_regularly("pre_trace = 0", dt=slot_duration, when="start", order=1,
+        inputs.run_regularly(INPUT_SLOT_START, dt=slot_duration, when="start", order=1,
                              name="inputs_resting")
 
         exc_params = p.excitatory
@@ -414,7 +451,8 @@ class DiehlCookNetwork:
             n,
             EXCITATORY_EQUATIONS + TRACE_EQUATIONS,
             threshold="v > v_threshold + theta",
-            reset="v = v_reset\ntheta += theta_plus\npost_trace1 = 1\npost_trace2 = 1",
+            reset="v = v_reset\ntheta += theta_plus\npost_trace1 = 1\npost_trace2 = 1\n"
+                  "weights_changed = 1",
             refractory="refractory",
             method="euler",
             namespace={
@@ -422,10 +460,14 @@ class DiehlCookNetwork:
                 "tau_post1": p.tau_post1,
                 "tau_post2": p.tau_post2,
             },
+            # "normalise": at a slot boundary, for the neurons whose weights moved
+            events={"normalise": "normalising == 1"},
             name="excitatory",
             dt=p.dt,
         )
+        excitatory.run_on_event("normalise", "normalising = 0")
         excitatory.v = exc_params.v_rest
+        excitatory.weights_changed = 1
         excitatory.has_image = linked_var(control, "has_image", index=np.zeros(n, dtype=int))
         # the rest after the previous presentation: theta relaxes (exactly), the rest resets
         excitatory.namespace["rest_theta_factor"] = p.rest_theta_factor
@@ -434,7 +476,8 @@ class DiehlCookNetwork:
             + "theta = theta_relax + (theta - theta_relax) * (1 + has_image * "
             "(rest_theta_factor - 1))\n"
             "post_trace1 = 0\npost_trace2 = 0\nweight_sum = 0\nfrozen_weight_sum = 0\n"
-            "normalising = has_image",
+            "normalising = has_image * weights_changed\n"
+            "weights_changed = weights_changed * (1 - has_image)",
             dt=slot_duration, when="start", order=1, name="excitatory_resting",
         )
 
@@ -444,39 +487,37 @@ class DiehlCookNetwork:
                                  order=1, name="inhibitory_resting")
 
         mem = self.memristor
+        on_post = {"post": mem.pulse_code("eta_post * pre_trace_pre * post_trace2_post")}
+        on_event = {"post": "spike"}
+        if p.weight_total is not None:
+            # postsynaptic pathways of the "normalise" event: only the synapses of the
+            # neurons being normalised run, first summing, then scaling their weights;
+            # frozen (pruned) weights keep their value, the others make up the total
+            on_post["weight_sum"] = "weight_sum_post += w\nfrozen_weight_sum_post += w * int(frozen)"
+            on_post["normalisation"] = mem.pulse_code(
+                "int(not frozen) * w * (clip((weight_total - frozen_weight_sum_post) / "
+                "clip(weight_sum_post - frozen_weight_sum_post, 1e-9, 1e9), 0, 1e9) - 1)"
+            )
+            on_event.update(weight_sum="normalise", normalisation="normalise")
         input_synapses = memristive_synapses(
             inputs,
             excitatory,
             mem,
-            # two presynaptic pathways: transmission reads w, plasticity writes G
-            # (one block doing both is order-dependent for Brian2's checks)
-            on_pre={
-                "transmission": "ge_post += w",
-                "plasticity": mem.pulse_code("-eta_pre * post_trace1_post"),
-            },
-            on_post=mem.pulse_code("eta_post * pre_trace_pre * post_trace2_post"),
+            # transmission reads w (before this spike's depression), then STDP writes G
+            on_pre="ge_post += w\n" + mem.pulse_code("-eta_pre * post_trace1_post"),
+            on_post=on_post,
+            on_event=on_event,
             connect=None,
             namespace={"eta_pre": p.eta_pre, "eta_post": p.eta_post},
             name="input_synapses",
             dt=p.dt,
         )
         input_synapses.connect()
-        # transmission (order -1) sees the weight before this spike's depression
-        input_synapses.plasticity.order = 0
         if p.weight_total is not None:
-            input_synapses.run_regularly(
-                "weight_sum_post += w\nfrozen_weight_sum_post += w * int(frozen)",
-                dt=slot_duration, when="start", order=2, name="weight_sum",
-            )
-            # frozen (pruned) weights keep their value: the others make up the total
-            input_synapses.run_regularly(
-                mem.pulse_code(
-                    "normalising_post * int(not frozen) * w * (clip((weight_total - "
-                    "frozen_weight_sum_post) / clip(weight_sum_post - frozen_weight_sum_post, "
-                    "1e-9, 1e9), 0, 1e9) - 1)"
-                ),
-                dt=slot_duration, when="start", order=3, name="normalisation",
-            )
+            # before this step's transmission (order -1): the new slot's spikes see
+            # normalised weights
+            input_synapses.weight_sum.order = -3
+            input_synapses.normalisation.order = -2
             input_synapses.namespace["weight_total"] = float(p.weight_total)
 
         exc_inh = Synapses(excitatory, inhibitory, on_pre="ge_post += exc_to_inh",

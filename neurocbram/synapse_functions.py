@@ -24,6 +24,14 @@ The names of the functions and of their tables in generated code carry a
 digest of the card's response (``_memristor_<digest>_set``), so two cards in
 one network never collide, and two synapse objects with the same card share
 one table.
+
+Two more functions make the synaptic code cheap where nothing happens (most
+synaptic events of a learning rule ask for no pulse):
+``memristor_event(G, n_set, n_reset, set_scale, reset_scale, sigma)`` applies
+a whole pulse event (SET pulses, RESET pulses, then one cycle-to-cycle draw on
+the total step) and returns at once when both counts are zero;
+``pulse_round(x)`` rounds ``x >= 0`` stochastically and draws a random number
+only when ``x`` has a fractional part.
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ from brian2 import Function, check_units, siemens
 from .devices.card import DeviceCard
 from .devices.pulses import deterministic_pulses
 
-__all__ = ["memristor_functions", "card_digest", "IMPLEMENTED_TARGETS"]
+__all__ = [
+    "memristor_functions",
+    "memristor_event_function",
+    "pulse_round_function",
+    "card_digest",
+    "IMPLEMENTED_TARGETS",
+]
 
 #: code-generation targets with an implementation of the pulse functions
 IMPLEMENTED_TARGETS = ("numpy", "cython", "cpp")
@@ -162,6 +176,7 @@ def _make_function(card: DeviceCard, direction: Literal["set", "reset"], digest:
     function.implementations.add_implementation(
         "cython", code=_fill(_CYTHON_TEMPLATE, replacements), namespace=namespace, name=name
     )
+    function.iterate = iterate  # the numpy implementation, reused by the event function
     return function
 
 
@@ -182,6 +197,167 @@ def memristor_functions(card: DeviceCard) -> tuple[Function, Function]:
         raise TypeError(f"expected a DeviceCard, got {type(card).__name__}")
     digest = card_digest(card)
     return _make_function(card, "set", digest), _make_function(card, "reset", digest)
+
+
+_EVENT_CPP = """
+static inline double %NAME%(const double G, const int n_set, const int n_reset,
+                            const double set_scale, const double reset_scale,
+                            const double sigma, const int _vectorisation_idx)
+{
+    // one pulse event; most synaptic events ask for none and return here
+    if (n_set == 0 && n_reset == 0)
+        return G;
+    double g = %SET%(G, n_set, set_scale);
+    g = %RESET%(g, n_reset, reset_scale);
+    if (sigma > 0.0)
+    {
+        // cycle-to-cycle noise on the total step of the event
+        const double relative = sigma / sqrt((double)(n_set + n_reset)) * _randn(_vectorisation_idx);
+        g = G + (g - G) * (1.0 + relative);
+        g = g < %G_MIN% ? %G_MIN% : (g > %G_MAX% ? %G_MAX% : g);
+    }
+    return g;
+}
+"""
+
+_EVENT_CYTHON = """
+cdef double %NAME%(double G, int n_set, int n_reset, double set_scale, double reset_scale,
+                   double sigma, int _vectorisation_idx):
+    if n_set == 0 and n_reset == 0:
+        return G
+    cdef double g = %SET%(G, n_set, set_scale)
+    g = %RESET%(g, n_reset, reset_scale)
+    if sigma > 0.0:
+        g = G + (g - G) * (1.0 + sigma / sqrt(<double>(n_set + n_reset)) * _randn(_vectorisation_idx))
+        if g < %G_MIN%:
+            g = %G_MIN%
+        elif g > %G_MAX%:
+            g = %G_MAX%
+    return g
+"""
+
+
+def memristor_event_function(card: DeviceCard, set_function: Function,
+                             reset_function: Function) -> Function:
+    """Brian2 function ``memristor_event(G, n_set, n_reset, set_scale, reset_scale, sigma)``.
+
+    The conductance (S) after one pulse event: ``n_set`` SET pulses, then
+    ``n_reset`` RESET pulses (the card's response, as ``memristor_set`` /
+    ``memristor_reset``), then, if ``sigma > 0`` and any pulse was applied, the
+    total step scaled by ``1 + sigma/sqrt(n_set + n_reset) * z`` with ``z``
+    from Brian2's ``randn`` and clipped to ``[g_min, g_max]``
+    (:func:`neurocbram.devices.pulses.pulse_event`). An event without pulses
+    returns ``G`` without drawing a random number.
+    """
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    g_min, g_max = float(card.g_min), float(card.g_max)
+
+    def event_numpy(G, n_set, n_reset, set_scale, reset_scale, sigma, _vectorisation_idx):
+        G = np.asarray(G, dtype=float)
+        g = set_function.iterate(G, n_set, set_scale)
+        g = reset_function.iterate(g, n_reset, reset_scale)
+        sigma = float(np.max(sigma)) if np.size(sigma) else 0.0
+        if sigma > 0:
+            total = np.broadcast_to(np.asarray(n_set) + np.asarray(n_reset), np.shape(G))
+            size = np.size(_vectorisation_idx) if np.ndim(_vectorisation_idx) else 1
+            z = np.random.randn(size) if np.ndim(_vectorisation_idx) else np.random.randn()
+            relative = np.where(total > 0, sigma / np.sqrt(np.maximum(total, 1)) * z, 0.0)
+            g = np.where(total > 0, np.clip(G + (g - G) * (1.0 + relative), g_min, g_max), g)
+        return g
+
+    @check_units(G=siemens, n_set=1, n_reset=1, set_scale=1, reset_scale=1, sigma=1,
+                 result=siemens)
+    def memristor_event(G, n_set, n_reset, set_scale, reset_scale, sigma):
+        idx = np.arange(np.size(G)) if np.ndim(G) else 0
+        return event_numpy(np.asarray(G), n_set, n_reset, set_scale, reset_scale, sigma,
+                           idx) * siemens
+
+    function = Function(
+        memristor_event,
+        arg_types=["float", "integer", "integer", "float", "float", "float"],
+        return_type="float",
+        auto_vectorise=True,
+        stateless=False,
+    )
+    function.implementations.add_implementation("numpy", code=event_numpy)
+    name = set_function.implementations["cpp"].name.replace("_set", "_event")
+    replacements = {
+        "NAME": name,
+        "SET": set_function.implementations["cpp"].name,
+        "RESET": reset_function.implementations["cpp"].name,
+        "G_MIN": repr(g_min),
+        "G_MAX": repr(g_max),
+    }
+    dependencies = {
+        "randn": DEFAULT_FUNCTIONS["randn"],
+        "memristor_set": set_function,
+        "memristor_reset": reset_function,
+    }
+    for target, template in (("cpp", _EVENT_CPP), ("cython", _EVENT_CYTHON)):
+        function.implementations.add_implementation(
+            target, code=_fill(template, replacements), name=name, dependencies=dependencies
+        )
+    return function
+
+
+_ROUND_NAME = "_neurocbram_pulse_round"
+
+_ROUND_CPP = f"""
+static inline int {_ROUND_NAME}(const double x, const int _vectorisation_idx)
+{{
+    // floor(x) + Bernoulli(x - floor(x)); no random number for whole x (e.g. 0)
+    const double whole = floor(x);
+    const double fraction = x - whole;
+    return (int)whole + ((fraction > 0.0 && _rand(_vectorisation_idx) < fraction) ? 1 : 0);
+}}
+"""
+
+_ROUND_CYTHON = f"""
+cdef int {_ROUND_NAME}(double x, int _vectorisation_idx):
+    cdef double whole = floor(x)
+    cdef double fraction = x - whole
+    if fraction > 0.0 and _rand(_vectorisation_idx) < fraction:
+        return <int>whole + 1
+    return <int>whole
+"""
+
+
+def _pulse_round_numpy(x, _vectorisation_idx):
+    """``floor(x) + (rand() < x - floor(x))`` (numpy target: one draw per element)."""
+    x = np.asarray(x, dtype=float)
+    size = np.size(_vectorisation_idx) if np.ndim(_vectorisation_idx) else 1
+    draws = np.random.rand(size) if np.ndim(_vectorisation_idx) else np.random.rand()
+    whole = np.floor(x)
+    return (whole + (draws < x - whole)).astype(np.int64)
+
+
+def pulse_round_function() -> Function:
+    """Brian2 function ``pulse_round(x)``: ``x >= 0`` rounded stochastically (unbiased).
+
+    ``floor(x) + 1`` with probability ``x - floor(x)``, else ``floor(x)``;
+    the expected value is ``x``. The compiled versions draw (Brian2's
+    ``rand``) only when ``x`` has a fractional part, so the many synaptic
+    events whose learning rule asks for exactly zero cost no random number.
+    """
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    @check_units(x=1, result=1)
+    def pulse_round(x):
+        x = np.asarray(x, dtype=float)
+        return _pulse_round_numpy(x, np.arange(x.size) if x.ndim else 0)
+
+    function = Function(
+        pulse_round, arg_types=["float"], return_type="integer", auto_vectorise=True,
+        stateless=False,
+    )
+    rand = {"rand": DEFAULT_FUNCTIONS["rand"]}
+    function.implementations.add_implementation("numpy", code=_pulse_round_numpy)
+    function.implementations.add_implementation("cpp", code=_ROUND_CPP, name=_ROUND_NAME,
+                                                dependencies=rand)
+    function.implementations.add_implementation("cython", code=_ROUND_CYTHON, name=_ROUND_NAME,
+                                                dependencies=rand)
+    return function
 
 
 _C2C_NAME = "_neurocbram_c2c_normal"

@@ -88,7 +88,13 @@ from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_
 from .devices import load_card
 from .devices.card import DeviceCard
 from .devices.pulses import STUCK_NONE, STUCK_OFF, STUCK_ON, DevicePopulation, sample_population
-from .synapse_functions import IMPLEMENTED_TARGETS, c2c_normal_function, memristor_functions
+from .synapse_functions import (
+    IMPLEMENTED_TARGETS,
+    c2c_normal_function,
+    memristor_event_function,
+    memristor_functions,
+    pulse_round_function,
+)
 
 __all__ = [
     "MemristiveSynapse",
@@ -102,7 +108,8 @@ __all__ = [
 
 #: names :attr:`MemristiveSynapse.namespace` defines for the generated code
 NAMESPACE_NAMES = (
-    "memristor_set", "memristor_reset", "g_min", "g_max", "c2c_sigma", "c2c_normal", "dw_per_pulse"
+    "memristor_set", "memristor_reset", "memristor_event", "pulse_round", "g_min", "g_max",
+    "c2c_sigma", "c2c_normal", "dw_per_pulse",
 )
 
 _EQUATIONS = """
@@ -212,6 +219,10 @@ class MemristiveSynapse:
         self.memristor_reset: Function
         self.memristor_set, self.memristor_reset = memristor_functions(card)
         self.c2c_normal: Function = c2c_normal_function()
+        self.memristor_event: Function = memristor_event_function(
+            card, self.memristor_set, self.memristor_reset
+        )
+        self.pulse_round: Function = pulse_round_function()
 
     def __repr__(self) -> str:
         analog = ", analog=True" if self.analog else ""
@@ -233,6 +244,8 @@ class MemristiveSynapse:
             "g_max": self.card.g_max * siemens,
             "c2c_sigma": self.c2c_sigma,
             "c2c_normal": self.c2c_normal,
+            "memristor_event": self.memristor_event,
+            "pulse_round": self.pulse_round,
             "dw_per_pulse": self.dw_per_pulse,
         }
 
@@ -261,8 +274,7 @@ class MemristiveSynapse:
             return self._analog_code(dw)
         lines = [
             f"{p} = 1.0*{dw}",
-            f"{p}_x = abs({p}) / dw_per_pulse",
-            f"{p}_n = int(floor({p}_x)) + int(rand() < {p}_x - floor({p}_x))",
+            f"{p}_n = pulse_round(abs({p}) / dw_per_pulse)",
         ]
         code = "\n".join(lines) + "\n"
         return code + self._event_code(
@@ -286,11 +298,12 @@ class MemristiveSynapse:
     def _event_code(self, tag: str, set_n: str | None, reset_n: str | None) -> str:
         """One pulse event: SET and/or RESET pulses, then one c2c draw on the total step.
 
-        The normal draw happens only when the event applies pulses
-        (``c2c_normal``), not on every synaptic event."""
+        ``memristor_event`` applies it, drawing the normal number only when the
+        event applies pulses, and returns at once for events without pulses."""
         p = f"_memristor_{tag}"
         lines = []
-        applied = []
+        counts = {"set": "0", "reset": "0"}
+        counted = {}
         for direction, n in (("set", set_n), ("reset", reset_n)):
             if n is None:
                 continue
@@ -299,21 +312,14 @@ class MemristiveSynapse:
             lines.append(f"{q}_requested = {q}_wanted * int(not frozen)")
             lines.append(f"frozen_skipped += {q}_wanted * int(frozen)")
             lines.append(f"{q}_n = {q}_requested * int(stuck == 0)")
-            counted = f"{q}_requested" if self.count_stuck_pulses else f"{q}_n"
-            applied.append((direction, f"{q}_n", counted))
-        if self.c2c_sigma > 0:
-            lines.append(f"{p}_G0 = G")
-        for direction, n, _ in applied:
-            lines.append(f"G = memristor_{direction}(G, {n}, {direction}_scale)")
-        if self.c2c_sigma > 0:
-            total = " + ".join(n for _, n, _ in applied)
-            lines.append(f"{p}_total = {total}")
-            lines.append(
-                f"G = clip({p}_G0 + (G - {p}_G0)*(1 + c2c_sigma/sqrt(1.0*({p}_total + "
-                f"int({p}_total == 0)))*c2c_normal({p}_total)), g_min, g_max)"
-            )
-        for direction, _, counted in applied:
-            lines.append(f"{direction}_pulses += {counted}")
+            counts[direction] = f"{q}_n"
+            counted[direction] = f"{q}_requested" if self.count_stuck_pulses else f"{q}_n"
+        lines.append(
+            f"G = memristor_event(G, {counts['set']}, {counts['reset']}, set_scale, "
+            f"reset_scale, c2c_sigma)"
+        )
+        for direction, count in counted.items():
+            lines.append(f"{direction}_pulses += {count}")
         return "\n".join(lines) + "\n"
 
     def weights(self, synapses: Synapses) -> np.ndarray:

@@ -155,6 +155,8 @@ class TrainingState:
     removed: np.ndarray | None = None         # bool: hard-pruned (weight 0, not read)
     frozen_skipped: np.ndarray | None = None  # pulses not issued because frozen
     snapshot_G: np.ndarray | None = None      # conductances for criterion "stable"
+    #: int (N,): 1 where a neuron's weights moved since its last normalisation
+    weights_changed: np.ndarray | None = None
     position: int = 0             # images of the stream accepted so far
     intensity: float = 2.0        # intensity of the next presentation
     chunk: int = 0                # chunks run so far
@@ -174,7 +176,7 @@ class TrainingState:
     HEADER = ("position", "intensity", "chunk", "presentations", "retries", "spikes", "history",
               "pruning_events_done", "ledger", "pulse_history")
     ARRAYS = ("G", "set_scale", "reset_scale", "stuck", "set_pulses", "reset_pulses", "theta",
-              "frozen", "removed", "frozen_skipped", "snapshot_G",
+              "frozen", "removed", "frozen_skipped", "snapshot_G", "weights_changed",
               "block_responses", "block_labels", "previous_labels")
 
     def save(self, path: Path, meta: dict[str, Any]) -> Path:
@@ -195,7 +197,10 @@ class TrainingState:
             )
         for name in ("history", "pulse_history"):
             header[name] = [tuple(entry) for entry in header.get(name, [])]
-        return cls(**{name: arrays.get(name) for name in cls.ARRAYS}, **header)
+        state = cls(**{name: arrays.get(name) for name in cls.ARRAYS}, **header)
+        if state.weights_changed is None:  # checkpoints written before the flag existed
+            state.weights_changed = np.ones(len(state.theta), dtype=np.int32)
+        return state
 
 
 @dataclass
@@ -379,6 +384,7 @@ class Trainer:
             frozen=np.zeros(n_syn, dtype=bool),
             removed=np.zeros(n_syn, dtype=bool),
             frozen_skipped=np.zeros(n_syn, dtype=np.int32),
+            weights_changed=np.ones(self.params.n_neurons, dtype=np.int32),
             intensity=self.params.intensity_start,
         )
 
@@ -441,6 +447,7 @@ class Trainer:
                 ctrl.intensity: state.intensity,
                 ctrl.rng_seed: seed,
                 exc.theta: state.theta * volt,
+                exc.weights_changed: state.weights_changed,
                 S.G: state.G * siemens,
                 S.set_scale: state.set_scale,
                 S.reset_scale: state.reset_scale,
@@ -466,6 +473,7 @@ class Trainer:
             ctrl.n_images = n_chunk
             ctrl.intensity = state.intensity
             exc.theta = state.theta * volt
+            exc.weights_changed = state.weights_changed
             S.G[:] = state.G * siemens
             S.set_scale[:] = state.set_scale
             S.reset_scale[:] = state.reset_scale
@@ -500,6 +508,7 @@ class Trainer:
             "frozen_skipped": np.asarray(S.frozen_skipped[:], dtype=np.int32).copy(),
             "counters": counters,
             "theta": np.asarray(exc.theta_[:], dtype=float).copy(),
+            "weights_changed": np.asarray(exc.weights_changed[:], dtype=np.int32).copy(),
             "image": int(ctrl.image[0]),
             "intensity": float(ctrl.intensity[0]),
             "count": int(ctrl.count[0]),
@@ -538,6 +547,7 @@ class Trainer:
         state.reset_pulses = out["reset_pulses"]
         state.frozen_skipped = out["frozen_skipped"]
         state.theta = out["theta"]
+        state.weights_changed = out["weights_changed"]
         state.position += image
         state.intensity = float(intensity)
         state.chunk += 1
@@ -640,6 +650,8 @@ class Trainer:
                 state.reset_pulses = state.reset_pulses + np.where(working & ~rising, steps, 0)
             state.G = np.where(selected, G_new, state.G)
             state.frozen = frozen.ravel()
+            # the weights moved outside the program: normalise every neuron next
+            state.weights_changed = np.ones(n, dtype=np.int32)
             state.snapshot_G = None
             state.pruning_events_done += 1
 

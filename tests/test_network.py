@@ -154,3 +154,56 @@ def test_rest_applied_at_the_reset_equals_a_simulated_rest() -> None:
     np.testing.assert_allclose(thetas[False], expected, rtol=1e-4)
     np.testing.assert_allclose(thetas[True], thetas[False], rtol=1e-4)
     assert expected < -0.003  # the relaxation is visible
+
+
+def test_inputs_are_bernoulli_per_time_step() -> None:
+    """Geometric waits give one Bernoulli(rate*dt) trial per step: counts and the ISI law."""
+    from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, ms, prefs, second, seed
+
+    from neurocbram.networks.diehl_cook import GEOMETRIC_WAIT, INPUT_RESET, INPUT_THRESHOLD
+
+    prefs.codegen.target = "numpy"
+    rates = np.repeat([0.0, 20.0, 100.0, 400.0], 500)
+    group = NeuronGroup(
+        rates.size,
+        "rate : Hz\nnext_spike : second\npre_trace : 1\nslot_start : second",
+        threshold=INPUT_THRESHOLD, reset=INPUT_RESET, dt=0.5 * ms,
+        namespace={"input_dt": 0.5 * ms, "presentation": 10 * second},
+    )
+    group.rate = rates * Hz
+    seed(4)
+    group.run_regularly(f"next_spike = t + input_dt * {GEOMETRIC_WAIT}", dt=10 * second,
+                        when="start")
+    monitor = SpikeMonitor(group)
+    steps = 2000
+    Network(group, monitor).run(steps * 0.5 * ms)
+    counts = np.asarray(monitor.count[:]).reshape(4, -1)
+    trains = monitor.spike_trains()
+    assert counts[0].sum() == 0
+    for row, rate, block in zip(counts[1:], rates[500::500], (1, 2, 3)):
+        p = rate * 0.5e-3
+        expected, sd = steps * p, np.sqrt(steps * p * (1 - p) / row.size)
+        assert abs(row.mean() - expected) < 4 * sd, (rate, row.mean(), expected)
+        # one trial per step: the next spike follows in the very next step with probability p
+        gaps = np.concatenate([np.diff(np.rint(trains[k] / (0.5 * ms)))
+                               for k in range(500 * block, 500 * (block + 1))])
+        assert gaps.min() >= 1
+        assert abs(np.mean(gaps == 1) - p) < 4 * np.sqrt(p * (1 - p) / gaps.size) + 1e-3
+
+
+def test_only_neurons_that_spiked_are_normalised_again() -> None:
+    """Black images: no spikes, so after the first normalisation no more pulses."""
+    black = np.zeros((4, 28, 28), dtype=np.uint8)
+    pulses = []
+    for n_images in (1, 4):
+        params = DiehlCookParameters(n_neurons=5, max_retries=0)
+        trainer = Trainer(black, np.zeros(4), n_images, card=CARD, params=params, seed=0,
+                          slots=4, target="numpy", ledger=False)
+        try:
+            result = trainer.train()
+        finally:
+            trainer.close()
+        assert result.spikes == 0
+        pulses.append(result.set_pulses + result.reset_pulses)
+    assert pulses[0] > 0  # the initial weights (sum ~ 117.6) are normalised once ...
+    assert pulses[1] == pulses[0]  # ... and never again while no neuron spikes
