@@ -180,7 +180,7 @@ def test_inputs_are_bernoulli_per_time_step() -> None:
     counts = np.asarray(monitor.count[:]).reshape(4, -1)
     trains = monitor.spike_trains()
     assert counts[0].sum() == 0
-    for row, rate, block in zip(counts[1:], rates[500::500], (1, 2, 3)):
+    for row, rate, block in zip(counts[1:], rates[500::500], (1, 2, 3), strict=True):
         p = rate * 0.5e-3
         expected, sd = steps * p, np.sqrt(steps * p * (1 - p) / row.size)
         assert abs(row.mean() - expected) < 4 * sd, (rate, row.mean(), expected)
