@@ -20,6 +20,8 @@ import json
 import time
 from pathlib import Path
 
+from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,6 +39,9 @@ def main() -> None:
     parser.add_argument("--analog", action="store_true",
                         help="continuous weight updates (ideal reference; linear cards only)")
     parser.add_argument("--checkpoint-every", type=int, default=1000)
+    parser.add_argument("--integration", choices=INTEGRATION_METHODS, default=DEFAULT_INTEGRATION,
+                        help="state updater of the neurons (default exponential_euler; euler as "
+                        "the published code, unstable for large N)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="checkpoint folder (default runs/accuracy-N-card)")
     parser.add_argument("--max-minutes", type=float, default=None,
@@ -56,7 +61,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (x, y), (tx, ty) = load_mnist("train", progress=False), load_mnist("test", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest, analog=args.analog)
+                                simulate_rest=args.simulate_rest,
+                                integration=args.integration, analog=args.analog)
     trainer = Trainer(x[: args.images], y[: args.images], args.images * args.epochs,
                       card=args.card, params=params, seed=args.seed, slots=args.slots,
                       checkpoint=out / "checkpoint.npz", checkpoint_every=args.checkpoint_every)

@@ -19,6 +19,8 @@ import resource
 import tempfile
 import time
 
+from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,6 +35,9 @@ def main() -> None:
     parser.add_argument("--make-jobs", type=int, default=1, help="parallel compiler jobs")
     parser.add_argument("--fresh-build", action="store_true",
                         help="build in a temporary folder (time a full compilation)")
+    parser.add_argument("--integration", choices=INTEGRATION_METHODS, default=DEFAULT_INTEGRATION,
+                        help="state updater of the neurons (default exponential_euler; euler as "
+                        "the published code, unstable for large N)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -46,7 +51,8 @@ def main() -> None:
 
     images, labels = load_mnist("train", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest)
+                                simulate_rest=args.simulate_rest,
+                                integration=args.integration)
     trainer = Trainer(images[: args.images], labels[: args.images], args.images,
                       card=args.card, params=params, seed=args.seed, target="standalone",
                       slots=args.slots, make_jobs=args.make_jobs)

@@ -52,7 +52,7 @@ fewer presentations reach ``min_spikes`` and accuracy drops (N = 100, 10,000
 images, CBRAM: see the closing notes of the network issue).
 
 **STDP as pulses** (on a presynaptic spike, the synapse first transmits its
-weight, then depresses). Nearest-spike traces as neuron variables (``pre_trace`` on
+weight in the ``transmission`` pathway, then depresses in ``depression``). Nearest-spike traces as neuron variables (``pre_trace`` on
 the inputs, ``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a
 spike): on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic
 spike ``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
@@ -60,15 +60,29 @@ synapses act before neuron resets in Brian2's schedule). Each ``dw`` is
 realised by :meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n =
 pulse_count(|dw| * levels)`` SET (dw > 0) or RESET pulses on the device,
 following the card's pulse response. The neuron sees ``w = (G - g_min) /
-(g_max - g_min)``; ``w_max = 1`` is the device's ``g_max``. Traces decay with
-the group's Euler step (as ``v``; 1.3% from the exact decay over 20 ms).
+(g_max - g_min)``; ``w_max = 1`` is the device's ``g_max``. The post-synaptic
+traces decay with the neurons' state updater (exact with exponential Euler).
+
+**Integration.** The neurons use Brian2's exponential Euler by default
+(``integration``). The published code's forward Euler is unstable for this
+conductance-based membrane once ~24 inhibitory spikes arrive in one 0.5 ms
+step (``dt/tau_m * (1 + gi) > 2``); with N = 400, after a few hundred images,
+the thresholds of silent neurons relax together, many fire at once and the
+network falls into a storm of thousands of spikes per presentation, its
+thresholds all driven to ~47 mV and its accuracy to chance. Exponential Euler
+is exact for ``v`` at fixed conductances and has no such limit.
 
 **Weight normalisation by pulses.** Diehl & Cook rescale every neuron's
 incoming weights to sum to 78 before each presentation. We do the same on
 the devices: at each slot boundary (the neuron's ``normalise`` event, two
 postsynaptic pathways) the synapses sum ``w`` into the neuron
-(``weight_sum``) and every device receives ``pulse_code(w * (78/weight_sum
-- 1))``. Frozen (pruned) synapses keep their weight; the others are scaled
+(``weight_sum``) and every device receives ``program_code(w * (78/weight_sum
+- 1))``: the pulses that take it to its target along the card's mean pulse
+response (:meth:`~neurocbram.synapses.MemristiveSynapse.program_code`). A
+count of ``|dw| * levels`` instead would miss on a nonlinear device (CBRAM:
+RESET steps of low weights are 60-85% of the mean step, so one normalisation
+from the initial sum of ~118 ends at ~88, not 78), and a neuron is normalised
+once after it spiked, so the miss would stay. Frozen (pruned) synapses keep their weight; the others are scaled
 so that the total is still 78 (factor ``(78 - frozen_sum)/(weight_sum -
 frozen_sum)``). Because STDP moves the sum only a little per image, the expected
 number of pulses is proportional to that drift (``levels * |78 - sum|`` per
@@ -114,9 +128,11 @@ from brian2 import (
 
 from neurocbram.devices import DeviceCard, load_card
 from neurocbram.neurons import (
+    DEFAULT_INTEGRATION,
     EXCITATORY_EQUATIONS,
     ExcitatoryParameters,
     InhibitoryParameters,
+    check_integration,
     inhibitory_group,
 )
 from neurocbram.synapses import MemristiveSynapse, memristive_synapses
@@ -243,6 +259,9 @@ class DiehlCookParameters:
     c2c: bool = True
     #: continuous weight updates instead of pulses (reference; linear cards only)
     analog: bool = False
+    #: state updater of the excitatory and inhibitory neurons (see
+    #: :data:`neurocbram.neurons.DEFAULT_INTEGRATION`; ``"euler"`` as the published code)
+    integration: str = DEFAULT_INTEGRATION
     excitatory: ExcitatoryParameters = field(default_factory=ExcitatoryParameters)
     inhibitory: InhibitoryParameters = field(default_factory=InhibitoryParameters)
 
@@ -262,6 +281,7 @@ class DiehlCookParameters:
             raise ValueError(f"weight_total must be > 0 or None, got {self.weight_total!r}")
         if not 0 <= self.initial_weight_max <= 1:
             raise ValueError("initial_weight_max must lie in [0, 1]")
+        check_integration(self.integration)
 
     @property
     def slot_duration(self) -> Quantity:
@@ -454,7 +474,7 @@ class DiehlCookNetwork:
             reset="v = v_reset\ntheta += theta_plus\npost_trace1 = 1\npost_trace2 = 1\n"
                   "weights_changed = 1",
             refractory="refractory",
-            method="euler",
+            method=p.integration,
             namespace={
                 **exc_params.namespace(theta_decay=1.0),
                 "tau_post1": p.tau_post1,
@@ -481,7 +501,8 @@ class DiehlCookNetwork:
             dt=slot_duration, when="start", order=1, name="excitatory_resting",
         )
 
-        inhibitory = inhibitory_group(n, p.inhibitory, name="inhibitory", dt=p.dt)
+        inhibitory = inhibitory_group(n, p.inhibitory, name="inhibitory", method=p.integration,
+                                      dt=p.dt)
         inhibitory.v = p.inhibitory.v_rest
         inhibitory.run_regularly(RESTING_STATE_NEURONS, dt=slot_duration, when="start",
                                  order=1, name="inhibitory_resting")
@@ -494,7 +515,7 @@ class DiehlCookNetwork:
             # neurons being normalised run, first summing, then scaling their weights;
             # frozen (pruned) weights keep their value, the others make up the total
             on_post["weight_sum"] = "weight_sum_post += w\nfrozen_weight_sum_post += w * int(frozen)"
-            on_post["normalisation"] = mem.pulse_code(
+            on_post["normalisation"] = mem.program_code(
                 "int(not frozen) * w * (clip((weight_total - frozen_weight_sum_post) / "
                 "clip(weight_sum_post - frozen_weight_sum_post, 1e-9, 1e9), 0, 1e9) - 1)"
             )
@@ -503,8 +524,13 @@ class DiehlCookNetwork:
             inputs,
             excitatory,
             mem,
-            # transmission reads w (before this spike's depression), then STDP writes G
-            on_pre="ge_post += w\n" + mem.pulse_code("-eta_pre * post_trace1_post"),
+            # two presynaptic pathways: transmission reads w, then depression writes G
+            # (in one block, Brian2 flags the writes to ``ge_post`` next to the random
+            # numbers of the pulses as possibly order-dependent)
+            on_pre={
+                "transmission": "ge_post += w",
+                "depression": mem.pulse_code("-eta_pre * post_trace1_post"),
+            },
             on_post=on_post,
             on_event=on_event,
             connect=None,
@@ -513,6 +539,8 @@ class DiehlCookNetwork:
             dt=p.dt,
         )
         input_synapses.connect()
+        # after this step's transmission (order -1), before potentiation (order 1)
+        input_synapses.depression.order = 0
         if p.weight_total is not None:
             # before this step's transmission (order -1): the new slot's spikes see
             # normalised weights

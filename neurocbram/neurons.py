@@ -28,9 +28,31 @@ __all__ = [
     "InhibitoryParameters",
     "EXCITATORY_EQUATIONS",
     "INHIBITORY_EQUATIONS",
+    "INTEGRATION_METHODS",
+    "DEFAULT_INTEGRATION",
+    "check_integration",
     "excitatory_group",
     "inhibitory_group",
 ]
+
+#: state updaters the neurons (and the batched evaluator) support
+INTEGRATION_METHODS = ("exponential_euler", "euler")
+#: Brian2's exponential Euler: exact for ``v`` while ``ge``/``gi`` are held over a step,
+#: hence stable for any conductance. Forward Euler (the published code's Brian 1
+#: integrator) overshoots ``E_inh`` once ``dt/tau_membrane * (1 + ge + gi) > 1`` and
+#: diverges above 2: with ``dt = 0.5 ms`` that is ~12 (resp. ~24) inhibitory spikes
+#: of weight 17 in one step, which a few hundred neurons whose thresholds relaxed
+#: together produce, starting a self-sustaining storm of spikes.
+DEFAULT_INTEGRATION = "exponential_euler"
+
+
+def check_integration(method: str) -> str:
+    """``method`` if the neurons support it, else a ``ValueError`` naming the choices."""
+    if method not in INTEGRATION_METHODS:
+        raise ValueError(
+            f"integration method must be one of {', '.join(INTEGRATION_METHODS)}, got {method!r}"
+        )
+    return method
 
 #: excitatory LIF with adaptive threshold; ``theta`` relaxes towards ``theta_relax``;
 #: ``theta_decay`` gates the relaxation (1 while training, 0 to hold theta fixed)
@@ -113,7 +135,7 @@ def excitatory_group(
     *,
     learning: bool = True,
     name: str = "excitatory",
-    method: str = "euler",
+    method: str = DEFAULT_INTEGRATION,
     dt: Quantity | None = None,
 ) -> NeuronGroup:
     """``n`` excitatory neurons; while ``learning`` each spike raises theta by ``theta_plus``.
@@ -142,7 +164,7 @@ def inhibitory_group(
     params: InhibitoryParameters | None = None,
     *,
     name: str = "inhibitory",
-    method: str = "euler",
+    method: str = DEFAULT_INTEGRATION,
     dt: Quantity | None = None,
 ) -> NeuronGroup:
     """``n`` inhibitory neurons with a fixed threshold."""

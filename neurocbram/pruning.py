@@ -32,8 +32,9 @@ Soft-pruning sets each selected synapse to a constant weight and raises its
 the card's range), else the mean of the weights being frozen at that event,
 per neuron (``per_neuron``) or overall (``global``) -- a non-zero value close
 to where the matured weights sat. Programming the constant costs pulses
-once (``|w_new - w| * levels``, rounded, SET or RESET; counted by the training
-driver); stuck devices keep their value. Hard-pruning selects in the same way
+once (the pulses from ``w`` to ``w_new`` along the card's mean response,
+rounded, SET or RESET: :func:`neurocbram.synapse_functions.pulses_to_target`;
+counted by the training driver); stuck devices keep their value. Hard-pruning selects in the same way
 but removes the synapses: weight 0 and frozen (the device is disconnected
 from the read path; no pulses).
 
@@ -155,7 +156,7 @@ class PruningSchedule:
             return []
         images = np.linspace(self.start_image, self.end_image, self.steps)
         fractions = self.final_fraction * np.arange(1, self.steps + 1) / self.steps
-        return [PruningEvent(int(round(i)), float(f)) for i, f in zip(images, fractions)]
+        return [PruningEvent(int(round(i)), float(f)) for i, f in zip(images, fractions, strict=True)]
 
     def check_fits(self, total_images: int) -> None:
         """Raise if an event lies past the end of training (``total_images``)."""

@@ -126,15 +126,12 @@ def _evaluate(state, params, config: SweepConfig, data, seed: int) -> dict[str, 
 def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: int,
                         out: Path) -> list[dict[str, Any]]:
     """Train one configuration (resuming from its checkpoint) and return its table rows."""
-    from brian2.utils.logger import BrianLogger
-
     from neurocbram.devices import load_card
     from neurocbram.energy import price
     from neurocbram.networks.diehl_cook import DiehlCookParameters
     from neurocbram.pruning import prune_trained_state
     from neurocbram.training import Trainer
 
-    BrianLogger.suppress_name("brian2.codegen.generators.base")
     data = _load_data(config)
     (x, y), _ = data
     params = DiehlCookParameters(n_neurons=config.neurons)

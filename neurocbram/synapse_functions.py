@@ -32,6 +32,15 @@ a whole pulse event (SET pulses, RESET pulses, then one cycle-to-cycle draw on
 the total step) and returns at once when both counts are zero;
 ``pulse_round(x)`` rounds ``x >= 0`` stochastically and draws a random number
 only when ``x`` has a fractional part.
+
+``memristor_pulses(G, G_target)`` aims a write at a target conductance: the
+(fractional) number of pulses that take a device from ``G`` to ``G_target``
+along the card's mean pulse response, positive for SET and negative for
+RESET. It reads two *pulse-position* tables (:func:`pulse_positions`): the
+pulse number at which the deterministic SET ramp from ``g_min`` (RESET ramp
+from ``g_max``) passes each conductance; the count is the difference of two
+positions. On a nonlinear device, a change ``dw`` needs more pulses where the
+steps are small than ``|dw| * levels``.
 """
 
 from __future__ import annotations
@@ -49,6 +58,9 @@ __all__ = [
     "memristor_functions",
     "memristor_event_function",
     "pulse_round_function",
+    "memristor_pulses_function",
+    "pulse_positions",
+    "pulses_to_target",
     "card_digest",
     "IMPLEMENTED_TARGETS",
 ]
@@ -410,5 +422,163 @@ def c2c_normal_function() -> Function:
     )
     function.implementations.add_implementation(
         "cython", code=_C2C_CYTHON, name=_C2C_NAME, dependencies=randn
+    )
+    return function
+
+
+def pulse_positions(card: DeviceCard) -> tuple[np.ndarray, np.ndarray]:
+    """Pulse numbers of the card's mean SET and RESET ramps on its transfer-table grid.
+
+    ``set_position[k]``: (fractional) number of SET pulses that take a device
+    from ``g_min`` to ``grid[k]`` (deterministic response, step scale 1);
+    ``reset_position[k]``: RESET pulses from ``g_max`` down to ``grid[k]``.
+    Between pulses the position is interpolated linearly in ``G``. Where a
+    ramp stalls before the end of the range (steps below 1e-9 of it, or after
+    ``100 * levels`` pulses) the position goes on with the last step.
+    """
+    grid, after_set, after_reset = card.transfer_tables
+    g_min, g_max = float(card.g_min), float(card.g_max)
+    span = g_max - g_min
+    limit = 100 * int(card.levels) + 1
+
+    def ramp(table: np.ndarray, start: float, end: float) -> np.ndarray:
+        g = start
+        trajectory = [g]
+        for _ in range(limit):
+            after = float(np.clip(np.interp(g, grid, table), g_min, g_max))
+            if abs(after - g) < 1e-9 * span:
+                break
+            g = after
+            trajectory.append(g)
+            if abs(g - end) <= 1e-12 * span:
+                break
+        trajectory = np.asarray(trajectory)
+        if abs(trajectory[-1] - end) > 1e-12 * span:  # stalled: continue with the last step
+            step = trajectory[-1] - trajectory[-2] if trajectory.size > 1 else (end - start) / card.levels
+            extra = abs(end - trajectory[-1]) / max(abs(step), 1e-9 * span)
+            trajectory = np.append(trajectory, end)
+            positions = np.append(np.arange(trajectory.size - 1, dtype=float),
+                                  trajectory.size - 2 + extra)
+        else:
+            positions = np.arange(trajectory.size, dtype=float)
+        return trajectory, positions
+
+    up, up_pos = ramp(after_set, g_min, g_max)
+    down, down_pos = ramp(after_reset, g_max, g_min)
+    set_position = np.interp(grid, up, up_pos)
+    reset_position = np.interp(grid, down[::-1], down_pos[::-1])
+    return np.ascontiguousarray(set_position), np.ascontiguousarray(reset_position)
+
+
+def _pulses_between(grid, set_position, reset_position, G, G_target):
+    """Signed pulse counts from ``G`` to ``G_target`` given the position tables."""
+    G = np.asarray(G, dtype=float)
+    G_target = np.asarray(G_target, dtype=float)
+    up = np.interp(G_target, grid, set_position) - np.interp(G, grid, set_position)
+    down = np.interp(G, grid, reset_position) - np.interp(G_target, grid, reset_position)
+    result = np.where(G_target > G, up, np.where(G_target < G, down, 0.0))
+    return result if result.shape else float(result)
+
+
+def pulses_to_target(card: DeviceCard, G: np.ndarray, G_target: np.ndarray) -> np.ndarray:
+    """Fractional pulses (SET > 0, RESET < 0) from ``G`` to ``G_target`` (siemens, plain
+    arrays) along the card's mean response; the NumPy form of ``memristor_pulses``."""
+    return _pulses_between(card.transfer_tables[0], *pulse_positions(card), G, G_target)
+
+
+_PULSES_CPP = """
+static inline double %NAME%_position(const double *table, const double g)
+{
+    double x = (g - %G_MIN%) * %INV_DG%;
+    if (x < 0.0)
+        x = 0.0;
+    else if (x > %LAST%)
+        x = %LAST%;
+    int j = (int)x;
+    if (j > %LAST_INTERVAL%)
+        j = %LAST_INTERVAL%;
+    return table[j] + (x - j) * (table[j + 1] - table[j]);
+}
+
+static inline double %NAME%(const double G, const double G_target)
+{
+    // pulses from G to G_target along the mean ramp: > 0 SET, < 0 RESET
+    if (G_target > G)
+        return %NAME%_position(_namespace%SET_TABLE%, G_target)
+               - %NAME%_position(_namespace%SET_TABLE%, G);
+    if (G_target < G)
+        return %NAME%_position(_namespace%RESET_TABLE%, G)
+               - %NAME%_position(_namespace%RESET_TABLE%, G_target);
+    return 0.0;
+}
+"""
+
+_PULSES_CYTHON = """
+cdef double %NAME%_position(double* table, double g):
+    cdef double x = (g - %G_MIN%) * %INV_DG%
+    cdef int j
+    if x < 0.0:
+        x = 0.0
+    elif x > %LAST%:
+        x = %LAST%
+    j = <int>x
+    if j > %LAST_INTERVAL%:
+        j = %LAST_INTERVAL%
+    return table[j] + (x - j) * (table[j + 1] - table[j])
+
+cdef double %NAME%(double G, double G_target):
+    global _namespace%SET_TABLE%, _namespace%RESET_TABLE%
+    if G_target > G:
+        return (%NAME%_position(_namespace%SET_TABLE%, G_target)
+                - %NAME%_position(_namespace%SET_TABLE%, G))
+    if G_target < G:
+        return (%NAME%_position(_namespace%RESET_TABLE%, G)
+                - %NAME%_position(_namespace%RESET_TABLE%, G_target))
+    return 0.0
+"""
+
+
+def memristor_pulses_function(card: DeviceCard) -> Function:
+    """Brian2 function ``memristor_pulses(G, G_target)`` (see the module doc).
+
+    Returns the fractional number of pulses from ``G`` to ``G_target`` (both
+    siemens) along the card's mean pulse response: positive SET pulses when
+    ``G_target > G``, negative RESET pulses when below, 0 when equal.
+    """
+    if not isinstance(card, DeviceCard):
+        raise TypeError(f"expected a DeviceCard, got {type(card).__name__}")
+    grid = card.transfer_tables[0]
+    set_position, reset_position = pulse_positions(card)
+    g_min, g_max = float(card.g_min), float(card.g_max)
+    name = f"_memristor_{card_digest(card)}_pulses"
+    set_table, reset_table = f"{name}_set_position", f"{name}_reset_position"
+
+    def pulses_numpy(G, G_target):
+        return _pulses_between(grid, set_position, reset_position, G, G_target)
+
+    @check_units(G=siemens, G_target=siemens, result=1)
+    def memristor_pulses(G, G_target):
+        return pulses_numpy(np.asarray(G), np.asarray(G_target))
+
+    function = Function(
+        memristor_pulses, arg_types=["float", "float"], return_type="float", stateless=True
+    )
+    function.implementations.add_implementation("numpy", code=pulses_numpy)
+    points = grid.size
+    replacements = {
+        "NAME": name,
+        "SET_TABLE": set_table,
+        "RESET_TABLE": reset_table,
+        "G_MIN": repr(g_min),
+        "INV_DG": repr((points - 1) / (g_max - g_min)),
+        "LAST": repr(float(points - 1)),
+        "LAST_INTERVAL": str(points - 2),
+    }
+    namespace = {set_table: set_position, reset_table: reset_position}
+    function.implementations.add_implementation(
+        "cpp", code=_fill(_PULSES_CPP, replacements), namespace=namespace, name=name
+    )
+    function.implementations.add_implementation(
+        "cython", code=_fill(_PULSES_CYTHON, replacements), namespace=namespace, name=name
     )
     return function

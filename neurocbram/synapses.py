@@ -93,6 +93,7 @@ from .synapse_functions import (
     c2c_normal_function,
     memristor_event_function,
     memristor_functions,
+    memristor_pulses_function,
     pulse_round_function,
 )
 
@@ -109,7 +110,7 @@ __all__ = [
 #: names :attr:`MemristiveSynapse.namespace` defines for the generated code
 NAMESPACE_NAMES = (
     "memristor_set", "memristor_reset", "memristor_event", "pulse_round", "g_min", "g_max",
-    "c2c_sigma", "c2c_normal", "dw_per_pulse",
+    "c2c_sigma", "c2c_normal", "dw_per_pulse", "memristor_pulses",
 )
 
 _EQUATIONS = """
@@ -135,6 +136,15 @@ def pulse_count(x: str | float) -> str:
     """
     x = _expression(x, "x", allow_float=True)
     return f"(int(floor({x})) + int(rand() < ({x}) - floor({x})))"
+
+
+def _dw_expression(dw: str | float) -> str:
+    """A weight change as an abstract-code expression (numbers must be finite)."""
+    if isinstance(dw, (float, int, np.floating, np.integer)) and not isinstance(dw, bool):
+        if not np.isfinite(dw):
+            raise ValueError(f"dw must be finite, got {dw}")
+        dw = repr(float(dw))
+    return _expression(dw, "dw")
 
 
 def _expression(value: Any, what: str, allow_float: bool = False) -> str:
@@ -223,6 +233,7 @@ class MemristiveSynapse:
             card, self.memristor_set, self.memristor_reset
         )
         self.pulse_round: Function = pulse_round_function()
+        self.memristor_pulses: Function = memristor_pulses_function(card)
 
     def __repr__(self) -> str:
         analog = ", analog=True" if self.analog else ""
@@ -247,6 +258,7 @@ class MemristiveSynapse:
             "memristor_event": self.memristor_event,
             "pulse_round": self.pulse_round,
             "dw_per_pulse": self.dw_per_pulse,
+            "memristor_pulses": self.memristor_pulses,
         }
 
     def set_code(self, n: str | int = 1) -> str:
@@ -264,11 +276,7 @@ class MemristiveSynapse:
         RESET for ``dw < 0`` (one pulse event; see the module doc). ``dw``
         (dimensionless, weight units) may call ``rand()``: it is evaluated once.
         """
-        if isinstance(dw, (float, int, np.floating, np.integer)) and not isinstance(dw, bool):
-            if not np.isfinite(dw):
-                raise ValueError(f"dw must be finite, got {dw}")
-            dw = repr(float(dw))
-        dw = _expression(dw, "dw")
+        dw = _dw_expression(dw)
         p = "_memristor_dw"
         if self.analog:
             return self._analog_code(dw)
@@ -279,6 +287,30 @@ class MemristiveSynapse:
         code = "\n".join(lines) + "\n"
         return code + self._event_code(
             "dw", set_n=f"{p}_n * int({p} > 0)", reset_n=f"{p}_n * int({p} < 0)"
+        )
+
+    def program_code(self, dw: str | float) -> str:
+        """Abstract code aiming a weight change ``dw`` at its target along the card's ramp.
+
+        Unlike :meth:`pulse_code` (``|dw| / dw_per_pulse`` pulses: a request
+        in weight units, realised with the device's nonlinearity, as STDP
+        updates are), the pulse count is chosen so that the card's mean pulse
+        response reaches ``G + dw * (g_max - g_min)``: ``memristor_pulses(G,
+        target)`` pulses, stochastically rounded (one event; device-to-device
+        and cycle-to-cycle variation still apply). For writes with a target,
+        such as weight normalisation. Analog synapses apply ``dw`` exactly.
+        """
+        dw = _dw_expression(dw)
+        if self.analog:
+            return self._analog_code(dw)
+        p = "_memristor_dw"
+        lines = [
+            f"{p} = 1.0*{dw}",
+            f"{p}_pulses = memristor_pulses(G, clip(G + {p} * (g_max - g_min), g_min, g_max))",
+            f"{p}_n = pulse_round(abs({p}_pulses))",
+        ]
+        return "\n".join(lines) + "\n" + self._event_code(
+            "dw", set_n=f"{p}_n * int({p}_pulses > 0)", reset_n=f"{p}_n * int({p}_pulses < 0)"
         )
 
     def _analog_code(self, dw: str) -> str:

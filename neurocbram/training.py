@@ -44,6 +44,7 @@ from neurocbram.networks.diehl_cook import (
     network_key,
 )
 from neurocbram.pruning import PruningSchedule, prune
+from neurocbram.synapse_functions import pulses_to_target
 
 __all__ = [
     "TARGETS",
@@ -109,6 +110,7 @@ def evaluate_state(
         inhibitory=params.inhibitory,
         w_exc_inh=params.exc_to_inh,
         w_inh_exc=params.inh_to_exc,
+        integration=params.integration,
         progress=progress,
     )
     seeds = (chunk_seed(seed, -1), chunk_seed(seed, -2))
@@ -644,7 +646,8 @@ class Trainer:
                 # soft: the constant is programmed (stuck devices keep their value)
                 working = selected & (state.stuck == STUCK_NONE)
                 G_new = np.where(working, G_new, state.G)
-                steps = np.rint(np.abs(card.weight(G_new) - w.ravel()) * card.levels).astype(np.int32)
+                # pulses along the card's mean response (its nonlinearity included)
+                steps = np.rint(np.abs(pulses_to_target(card, state.G, G_new))).astype(np.int32)
                 rising = G_new > state.G
                 state.set_pulses = state.set_pulses + np.where(working & rising, steps, 0)
                 state.reset_pulses = state.reset_pulses + np.where(working & ~rising, steps, 0)

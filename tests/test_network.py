@@ -77,8 +77,12 @@ def test_devices_stay_in_range_and_sums_are_normalised(trained) -> None:
     assert state.G.shape == (784, 20)
     assert state.G.min() >= card.g_min and state.G.max() <= card.g_max
     np.testing.assert_allclose(state.w, card.weight(state.G))
-    # normalised to 78 by pulses before each presentation; one image of STDP since
-    np.testing.assert_allclose(state.w.sum(axis=0), 78.0, rtol=0.1)
+    # a neuron that spiked is re-normalised to 78 (programming pulses) before the next
+    # presentation, so only those that spiked in the last one carry an image of STDP
+    sums = state.w.sum(axis=0)
+    on_target = np.abs(sums - 78.0) < 0.01 * 78.0
+    assert on_target.sum() >= PARAMS.n_neurons // 2, sums
+    np.testing.assert_allclose(sums, 78.0, rtol=0.15)
     np.testing.assert_array_equal(state.gain, 1.0)
     assert np.all(state.theta_mV > 0)
 
@@ -116,10 +120,13 @@ def test_runtime_agrees_with_standalone(mnist) -> None:
     """numpy runtime and cpp_standalone: same statistics (different random streams)."""
     (x, y), _ = mnist
     n = 16
-    standalone = _train(x[:n], y[:n], n)
-    runtime = _train(x[:n], y[:n], n, target="numpy")
+    # a black image last: its slot starts with a normalisation and no STDP follows
+    images = np.concatenate([x[:n], np.zeros((1, 28, 28), dtype=x.dtype)])
+    labels = np.concatenate([y[:n], [0]])
+    standalone = _train(images, labels, n + 1)
+    runtime = _train(images, labels, n + 1, target="numpy")
     for result in (standalone, runtime):
-        assert result.images == n
+        assert result.images == n + 1
     per_image = [r.spikes / r.presentations for r in (standalone, runtime)]
     # measured: about 10 spikes per presentation in both
     assert per_image[1] == pytest.approx(per_image[0], rel=0.35)
@@ -127,8 +134,8 @@ def test_runtime_agrees_with_standalone(mnist) -> None:
     assert pulses[1] == pytest.approx(pulses[0], rel=0.25)
     theta = [r.state.theta_mV.mean() for r in (standalone, runtime)]
     assert theta[1] == pytest.approx(theta[0], rel=0.35)
-    for r in (standalone, runtime):
-        np.testing.assert_allclose(r.state.w.sum(axis=0), 78.0, rtol=0.1)
+    for r in (standalone, runtime):  # normalised by pulses: 78 up to their rounding
+        np.testing.assert_allclose(r.state.w.sum(axis=0), 78.0, rtol=0.01)
 
 
 def test_rest_applied_at_the_reset_equals_a_simulated_rest() -> None:
@@ -207,3 +214,28 @@ def test_only_neurons_that_spiked_are_normalised_again() -> None:
         pulses.append(result.set_pulses + result.reset_pulses)
     assert pulses[0] > 0  # the initial weights (sum ~ 117.6) are normalised once ...
     assert pulses[1] == pulses[0]  # ... and never again while no neuron spikes
+
+
+@pytest.mark.parametrize("method", ["exponential_euler", "euler"])
+def test_a_volley_of_inhibition_and_the_integration_method(method) -> None:
+    """30 inhibitory spikes in one step: exponential Euler stays above E_inh, Euler overshoots."""
+    from brian2 import Network, mV, ms, prefs
+
+    from neurocbram.neurons import ExcitatoryParameters, excitatory_group
+
+    prefs.codegen.target = "numpy"
+    params = ExcitatoryParameters()
+    group = excitatory_group(1, params, learning=False, method=method, dt=0.5 * ms)
+    group.v = -60 * mV
+    group.gi = 30 * 17.0
+    Network(group).run(0.5 * ms)
+    v = float(group.v[0] / mV)
+    if method == "exponential_euler":
+        assert -100.0 < v < -60.0
+    else:  # v += dt/tau_m * (gi * (E_inh - v)) = -102 mV: past the reversal potential
+        assert v < -150.0
+
+
+def test_integration_method_is_checked() -> None:
+    with pytest.raises(ValueError, match="integration method must be one of"):
+        DiehlCookParameters(integration="rk4")

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test images classified (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input spike trains")
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
+    parser.add_argument("--integration", choices=("exponential_euler", "euler"),
+                        default="exponential_euler",
+                        help="state updater of the neurons (as in training; default exponential_euler)")
     parser.add_argument("--out", help="write the result as JSON to this file")
 
 
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from neurocbram.training import evaluate_state
 
     state = TrainedState.load(path)
-    params = DiehlCookParameters(n_neurons=state.n_neurons)
+    params = DiehlCookParameters(n_neurons=state.n_neurons, integration=args.integration)
     train_x, train_y = load_mnist("train", args.mnist, progress=not quiet)
     test_x, test_y = load_mnist("test", args.mnist, progress=not quiet)
     result = evaluate_state(

@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulate the rest instead of resetting exactly (slower)")
     parser.add_argument("--slots", type=int, default=100,
                         help="presentation slots per compiled run (default 100)")
+    # the choices of neurocbram.neurons.INTEGRATION_METHODS (not imported: keeps --help fast)
+    parser.add_argument("--integration", choices=("exponential_euler", "euler"),
+                        default="exponential_euler",
+                        help="state updater of the neurons (default exponential_euler; euler as "
+                        "the published code, unstable for large N)")
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
 
 
@@ -85,11 +90,6 @@ def run(args: argparse.Namespace) -> int:
     quiet = bool(getattr(args, "quiet", False))
     import numpy as np
     from brian2 import ms
-    from brian2.utils.logger import BrianLogger
-
-    # the pulse code reads w = f(G) after writing G of the same synapse: Brian2 warns
-    # that the order of execution might matter; it does not (each synapse is its own)
-    BrianLogger.suppress_name("brian2.codegen.generators.base")
 
     from neurocbram.datasets import load_mnist
     from neurocbram.devices import load_card
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     train_x, train_y = load_mnist("train", args.mnist, progress=not quiet)
     test_x, test_y = load_mnist("test", args.mnist, progress=not quiet)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest)
+                                simulate_rest=args.simulate_rest, integration=args.integration)
     trainer = Trainer(
         train_x[: args.images], train_y[: args.images], args.images * args.epochs,
         card=card, params=params, seed=args.seed, target=args.target, slots=args.slots,
