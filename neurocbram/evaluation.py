@@ -436,9 +436,30 @@ _LN2_LO = 1.90821492927058770002e-10
 _LOG2_E = 1.4426950408889634
 _EXP_COEFFICIENTS = tuple(1.0 / math.factorial(i) for i in range(14))
 _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _EXP_COEFFICIENTS
-#: below this argument ``exp`` is taken as ``exp(_EXP_FLOOR)`` (~1e-304 instead of
-#: smaller subnormals or 0: within rounding of anything it is added to here)
-_EXP_FLOOR = -1023.0 * math.log(2.0)
+#: below this argument ``exp`` is taken as ``exp(_EXP_FLOOR) = 2**-1022`` (the smallest
+#: normal double instead of subnormals or 0: within rounding of anything it is added to)
+_EXP_FLOOR = -1022.0 * math.log(2.0)
+
+
+def _pow2(n: int) -> float:
+    """``2.0**n`` for an integer ``n`` in ``[-1022, 1023]`` (exact)."""
+    return math.ldexp(1.0, n)
+
+
+if _numba is not None:
+    from llvmlite import ir as _ir
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _pow2(typingctx, n):  # noqa: F811 - compiled replacement of the function above
+        """``2.0**n`` written straight into the exponent bits (a vectorisable bit cast)."""
+
+        def codegen(context, builder, signature, args):
+            i64 = _ir.IntType(64)
+            biased = builder.add(args[0], _ir.Constant(i64, 1023))
+            return builder.bitcast(builder.shl(biased, _ir.Constant(i64, 52)), _ir.DoubleType())
+
+        return _numba.types.float64(_numba.types.int64), codegen
 
 
 def _exp(x):  # pragma: no cover - compiled by numba
@@ -446,10 +467,9 @@ def _exp(x):  # pragma: no cover - compiled by numba
 
     ``x = r - k ln 2`` with integer ``k`` and ``|r| <= ln(2)/2``; ``exp(r)`` by its Taylor
     polynomial of degree 13 (truncation < 1e-17 relative), then the exact scaling
-    by ``2**-k`` as ten conditional multiplications by powers of two (``k < 1024``).
-    A libm ``exp`` call per neuron and step kept the loop scalar and was most of
-    the evaluator's time. Measured against ``math.exp`` on 2e6 arguments in
-    ``[-700, 0]``: at most 1 ulp apart, 6% of values differ.
+    by ``2**-k``. A libm ``exp`` call per neuron and step kept the loop scalar and
+    was most of the evaluator's time. Measured against ``math.exp`` on 1e6
+    arguments in ``[-700, 0]``: at most 1 ulp apart, 6% of values differ.
     """
     x = max(x, _EXP_FLOOR)
     k = math.floor(x * -_LOG2_E + 0.5)
@@ -468,13 +488,7 @@ def _exp(x):  # pragma: no cover - compiled by numba
     p = p * r + _C2
     p = p * r + _C1
     p = p * r + _C0
-    bit = 512.0
-    while bit >= 1.0:
-        high = k >= bit
-        p = p * 2.0**-bit if high else p
-        k = k - bit if high else k
-        bit = bit * 0.5
-    return p
+    return p * _pow2(-np.int64(k))
 
 
 def _exp_array(x: np.ndarray) -> np.ndarray:
@@ -486,13 +500,7 @@ def _exp_array(x: np.ndarray) -> np.ndarray:
     for c in _EXP_COEFFICIENTS[-2::-1]:
         p *= r
         p += c
-    bit = 512.0
-    while bit >= 1.0:
-        high = k >= bit
-        p[high] *= 2.0**-bit
-        k[high] -= bit
-        bit *= 0.5
-    return p
+    return p * np.ldexp(1.0, -k.astype(np.int64))
 
 
 def _free_inhibitory_trajectory(c: NetworkConstants) -> np.ndarray:
@@ -709,6 +717,7 @@ def _present_one(  # pragma: no cover - compiled by numba
     for k in range(n_steps):
         # groups + thresholds of excitatory neurons (both are per neuron)
         # (branch-free loops, one per method, so that the compiler vectorises them)
+        n_fire = 0
         if exponential:
             for j in range(n):
                 v = v_e[j]
@@ -721,7 +730,9 @@ def _present_one(  # pragma: no cover - compiled by numba
                 v_e[j] = v
                 ge_e[j] = x0 * ge
                 gi_e[j] = x1 * gi
-                fire_e[j] = nr & (v > thresholds[j])
+                fire = nr & (v > thresholds[j])
+                fire_e[j] = fire
+                n_fire += fire
         else:
             for j in range(n):
                 v = v_e[j]
@@ -733,10 +744,12 @@ def _present_one(  # pragma: no cover - compiled by numba
                 v_e[j] = v
                 ge_e[j] = (e_cge * ge) + ge
                 gi_e[j] = (e_cgi * gi) + gi
-                fire_e[j] = nr & (v > thresholds[j])
+                fire = nr & (v > thresholds[j])
+                fire_e[j] = fire
+                n_fire += fire
         n_i = 0
-        for a in range(n_active):
-            j = active[a]
+        for q in range(n_active):
+            j = active[q]
             v = v_i[j]
             ge = ge_i[j]
             nr = (k - last_i[j]) >= i_ref
@@ -756,7 +769,7 @@ def _present_one(  # pragma: no cover - compiled by numba
         if do_count:
             inh_counts[b] += n_i
         n_e = 0
-        for j in range(n):
+        for j in range(n if n_fire > 0 else 0):  # most steps: no excitatory spike
             if fire_e[j]:
                 spk_e[n_e] = j
                 n_e += 1
