@@ -52,6 +52,8 @@ class SweepConfig:
     steps: int = 1
     criterion: str = "lowest"
     scope: str = "per_neuron"
+    #: weight in [0, 1] given to soft-pruned synapses; None: the mean of those frozen
+    constant: float | None = None
     #: "after": hard-prune the trained unpruned network; "during": like the soft schedule
     hard: str = "after"
     label_images: int = 1000
@@ -78,6 +80,8 @@ class SweepConfig:
             raise ValueError(f"hard must be 'after' or 'during', got {self.hard!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        if self.constant is not None and not 0.0 <= self.constant <= 1.0:
+            raise ValueError(f"constant is a weight and must lie in [0, 1], got {self.constant!r}")
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
 
@@ -87,6 +91,7 @@ class SweepConfig:
 
         return PruningSchedule(
             final_fraction=fraction, kind=kind, criterion=self.criterion, scope=self.scope,
+            constant=self.constant if kind == "soft" else None,
             start_image=int(self.prune_start * self.images),
             end_image=int(self.prune_end * self.images), steps=self.steps,
         )  # fmt: skip
@@ -136,7 +141,8 @@ def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: i
     (x, y), _ = data
     params = DiehlCookParameters(n_neurons=config.neurons)
     schedule = config.schedule(fraction, kind) if fraction > 0 else None
-    folder = out / f"{kind if schedule else 'none'}-{fraction:g}-seed{seed}"
+    constant = f"-c{config.constant:g}" if schedule and kind == "soft" and config.constant is not None else ""
+    folder = out / f"{kind if schedule else 'none'}-{fraction:g}{constant}-seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(x[: config.images], y[: config.images], config.images, card=config.card,
                       params=params, seed=seed, slots=config.slots, pruning=schedule,

@@ -47,6 +47,7 @@ def test_sweep_writes_the_table_and_figures(tmp_path: Path, mnist_dir: Path) -> 
         ({"kinds": ("soft", "medium")}, "kinds must be some of"),
         ({"prune_start": 0.6, "prune_end": 0.4}, "prune_start and prune_end"),
         ({"hard": "later"}, "hard must be"),
+        ({"constant": 1.5}, "constant is a weight"),
     ],
 )
 def test_sweep_rejects_bad_configurations(options, message) -> None:

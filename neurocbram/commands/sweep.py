@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=1, help="pruning events (default 1)")
     parser.add_argument("--criterion", choices=["lowest", "stable"], default="lowest")
     parser.add_argument("--scope", choices=["per_neuron", "global"], default="per_neuron")
+    parser.add_argument("--constant", type=float, default=None, metavar="W",
+                        help="weight in [0, 1] of soft-pruned synapses (default: the mean of "
+                             "the weights frozen at each event, per neuron or overall)")
     parser.add_argument("--label-images", type=int, default=1000)
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--slots", type=int, default=100,
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         fractions=tuple(args.fractions), kinds=tuple(args.kinds), seeds=tuple(args.seeds),
         neurons=args.neurons, images=args.images, card=args.card, prune_start=args.prune_start,
         prune_end=args.prune_end, steps=args.steps, criterion=args.criterion, scope=args.scope,
-        hard=args.hard, label_images=args.label_images, test_images=args.test_images,
+        constant=args.constant, hard=args.hard, label_images=args.label_images, test_images=args.test_images,
         jobs=args.jobs, mnist=args.mnist, slots=args.slots,
     )  # fmt: skip
     rows = run_sweep(config, Path(args.out), progress=not getattr(args, "quiet", False))
