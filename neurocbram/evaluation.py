@@ -435,7 +435,9 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LOG2_E = 1.4426950408889634
 _EXP_COEFFICIENTS = tuple(1.0 / math.factorial(i) for i in range(14))
-_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _EXP_COEFFICIENTS
+_C13 = _EXP_COEFFICIENTS[13]
+#: Horner's scheme from the degree-12 coefficient down to the constant term
+_HORNER = _EXP_COEFFICIENTS[-2::-1]
 #: below this argument ``exp`` is taken as ``exp(_EXP_FLOOR) = 2**-1022`` (the smallest
 #: normal double instead of subnormals or 0: within rounding of anything it is added to)
 _EXP_FLOOR = -1022.0 * math.log(2.0)
@@ -475,19 +477,8 @@ def _exp(x):  # pragma: no cover - compiled by numba
     k = math.floor(x * -_LOG2_E + 0.5)
     r = (x + k * _LN2_HI) + k * _LN2_LO
     p = _C13
-    p = p * r + _C12
-    p = p * r + _C11
-    p = p * r + _C10
-    p = p * r + _C9
-    p = p * r + _C8
-    p = p * r + _C7
-    p = p * r + _C6
-    p = p * r + _C5
-    p = p * r + _C4
-    p = p * r + _C3
-    p = p * r + _C2
-    p = p * r + _C1
-    p = p * r + _C0
+    for c in _HORNER:  # a constant tuple: unrolled by the compiler
+        p = p * r + c
     return p * _pow2(-np.int64(k))
 
 
@@ -497,7 +488,7 @@ def _exp_array(x: np.ndarray) -> np.ndarray:
     k = np.floor(x * -_LOG2_E + 0.5)
     r = (x + k * _LN2_HI) + k * _LN2_LO
     p = np.full_like(r, _C13)
-    for c in _EXP_COEFFICIENTS[-2::-1]:
+    for c in _HORNER:
         p *= r
         p += c
     return p * np.ldexp(1.0, -k.astype(np.int64))

@@ -68,6 +68,14 @@ __all__ = [
 #: code-generation targets with an implementation of the pulse functions
 IMPLEMENTED_TARGETS = ("numpy", "cython", "cpp")
 
+#: C++: grid position ``x`` of conductance ``g`` on the transfer grid, clipped, and its interval ``j``
+_CPP_GRID_INDEX = (
+    "double x = (g - %G_MIN%) * %INV_DG%; "
+    "if (x < 0.0) x = 0.0; else if (x > %LAST%) x = %LAST%; "
+    "int j = (int)x; "
+    "if (j > %LAST_INTERVAL%) j = %LAST_INTERVAL%;"
+)
+
 _CPP_TEMPLATE = """
 static inline double %NAME%(const double G, const int n, const double scale)
 {
@@ -75,14 +83,7 @@ static inline double %NAME%(const double G, const int n, const double scale)
     double g = G;
     for (int k = 0; k < n; k++)
     {
-        double x = (g - %G_MIN%) * %INV_DG%;
-        if (x < 0.0)
-            x = 0.0;
-        else if (x > %LAST%)
-            x = %LAST%;
-        int j = (int)x;
-        if (j > %LAST_INTERVAL%)
-            j = %LAST_INTERVAL%;
+        %GRID_INDEX%
         const double frac = x - j;
         const double lo = _namespace%TABLE%[j];
         const double after = lo + frac * (_namespace%TABLE%[j + 1] - lo);
@@ -103,14 +104,8 @@ cdef double %NAME%(double G, int n, double scale):
     cdef double x, frac, lo, after
     cdef int j, k
     for k in range(n):
-        x = (g - %G_MIN%) * %INV_DG%
-        if x < 0.0:
-            x = 0.0
-        elif x > %LAST%:
-            x = %LAST%
-        j = <int>x
-        if j > %LAST_INTERVAL%:
-            j = %LAST_INTERVAL%
+        x = min(max((g - %G_MIN%) * %INV_DG%, 0.0), %LAST%)
+        j = min(<int>x, %LAST_INTERVAL%)
         frac = x - j
         lo = _namespace%TABLE%[j]
         after = lo + frac * (_namespace%TABLE%[j + 1] - lo)
@@ -133,6 +128,7 @@ def card_digest(card: DeviceCard) -> str:
 
 
 def _fill(template: str, replacements: dict[str, str]) -> str:
+    template = template.replace("%GRID_INDEX%", _CPP_GRID_INDEX)
     for key, value in replacements.items():
         template = template.replace(f"%{key}%", value)
     return template
@@ -489,14 +485,7 @@ def pulses_to_target(card: DeviceCard, G: np.ndarray, G_target: np.ndarray) -> n
 _PULSES_CPP = """
 static inline double %NAME%_position(const double *table, const double g)
 {
-    double x = (g - %G_MIN%) * %INV_DG%;
-    if (x < 0.0)
-        x = 0.0;
-    else if (x > %LAST%)
-        x = %LAST%;
-    int j = (int)x;
-    if (j > %LAST_INTERVAL%)
-        j = %LAST_INTERVAL%;
+    %GRID_INDEX%
     return table[j] + (x - j) * (table[j + 1] - table[j]);
 }
 
@@ -515,15 +504,8 @@ static inline double %NAME%(const double G, const double G_target)
 
 _PULSES_CYTHON = """
 cdef double %NAME%_position(double* table, double g):
-    cdef double x = (g - %G_MIN%) * %INV_DG%
-    cdef int j
-    if x < 0.0:
-        x = 0.0
-    elif x > %LAST%:
-        x = %LAST%
-    j = <int>x
-    if j > %LAST_INTERVAL%:
-        j = %LAST_INTERVAL%
+    cdef double x = min(max((g - %G_MIN%) * %INV_DG%, 0.0), %LAST%)
+    cdef int j = min(<int>x, %LAST_INTERVAL%)
     return table[j] + (x - j) * (table[j + 1] - table[j])
 
 cdef double %NAME%(double G, double G_target):
