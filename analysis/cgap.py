@@ -13,21 +13,37 @@ our choices, stated here):
   the unit's incoming weights and bias are removed, ``(sum_j w_j dL/dw_j)**2``
   (Molchanov et al., CVPR 2019), averaged over minibatches with an
   exponential moving average.
-* **Growth** (:func:`grow_units`): every ``grow_every`` steps each hidden layer
-  gains ``ceil(growth_rate * width)`` units (up to ``max_widths``). Each new
-  unit copies the incoming weights of one of the most salient units plus
-  Gaussian noise (``growth_noise`` times that unit's weight std), and starts
-  **inert**: its outgoing weights are exactly 0, so the network computes the
-  same function right after growth (tested).
-* **Peak**: growth stops when the validation accuracy has not improved by
-  ``min_gain`` for ``patience`` growth events, or all layers hit ``max_widths``.
+* **Growth** (:func:`grow_units`): every ``grow_every`` steps each growing
+  hidden layer gains ``ceil(growth_rate * width)`` candidate units. Each copies
+  the incoming weights of one of the most salient units plus Gaussian noise
+  (``growth_noise`` times that unit's weight std) and starts **inert**: its
+  outgoing weights are exactly 0, so the network computes the same function
+  right after growth (tested).
+* **Data-driven peak** (:func:`candidate_saliency`): a candidate's saliency is
+  the squared norm of the loss gradient w.r.t. its (zero) outgoing weights on
+  a fixed probe batch of training data, i.e. how fast the loss would fall if
+  the unit were used. While the residual error still holds structure that new
+  units can capture, candidates are salient; once the data are fitted, they
+  are not. When a layer's mean candidate saliency falls below
+  ``growth_threshold`` times the largest value seen for that layer, the
+  candidates are withdrawn; after ``growth_patience`` such misses in a row the
+  layer stops growing; misses count only once the validation accuracy gains
+  less than ``settle_gain`` per growth period (early on, every score falls
+  with the fast-falling loss). ``max_widths`` is only a safety cap (the experiment
+  sets it to twice the baseline), and growth also stops if the validation
+  accuracy has not improved by ``min_gain`` for ``patience`` events.
+  :attr:`CGaPResult.stopped_by` / ``layer_stop`` say which rule ended growth.
 * **Pruning** (:func:`remove_units`): repeatedly drop the ``prune_fraction``
   least salient units of every hidden layer, fine-tune ``prune_every`` steps,
   and accept while the validation accuracy stays within ``tolerance`` of the
   best validation accuracy seen so far; a rejected step is undone and, with
   ``retry_smaller``, retried with half the fraction until no layer would lose
-  a whole unit (without it, pruning stops at the first rejection). Then ``final_steps`` of fine-tuning.
-* The baseline is the fixed-width network trained for the same number of steps.
+  a whole unit (without it, pruning stops at the first rejection). Then
+  ``final_steps`` of fine-tuning with cosine learning-rate decay.
+* The baseline (``baseline_widths``, default ``max_widths``) is the fixed-width
+  network trained for the same number of steps (Adam, cosine decay).
+* All choices use a validation split carved from the training data; the test
+  set is only reported.
 """
 
 from __future__ import annotations
@@ -40,13 +56,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .conv import Conv2D, Sequential, lenet5, mlp_net, train_net
+from .conv import Conv2D, Sequential, cosine_lr, lenet5, mlp_net, train_net
 from .mlp import Adam
 
 __all__ = [
     "CGaPConfig",
     "CGaPResult",
     "build",
+    "candidate_saliency",
     "flops",
     "grow_units",
     "harder_mnist",
@@ -158,6 +175,41 @@ def remove_units(net: Sequential, k: int, keep: Sequence[int]) -> None:
     cur.mask = nxt.mask = None
 
 
+def candidate_saliency(net: Sequential, k: int, units: Sequence[int], x: np.ndarray,
+                       y: np.ndarray, normalize: bool = False) -> np.ndarray:
+    """Per unit of hidden layer ``k``: squared norm of the loss gradient w.r.t. its outgoing weights.
+
+    For a freshly grown, still inert unit (outgoing weights 0) this is the rate
+    at which a gradient step on those weights would lower the mean loss on
+    ``(x, y)``: how much the network can still gain from the unit. With
+    ``normalize`` it is divided by ``sum(delta**2) * sum(h**2)`` (``delta``: the
+    loss gradient at the next layer's output, ``h``: the unit's activity), a
+    squared cosine between the unit's activity and the error still to explain,
+    so it does not shrink merely because the loss does (the growth rule uses
+    the raw score: its fall as the residual error shrinks is the signal).
+    """
+    layers = net.weighted
+    if not (0 <= k < len(layers) - 1):
+        raise ValueError(f"k must index a hidden weighted layer (0..{len(layers) - 2}), got {k}")
+    units = np.asarray(units, dtype=int)
+    _, grads = net.loss_and_grads(x, y)
+    nxt, block = _next_axis_blocks(net, k)
+    g = grads[2 * (k + 1)].astype(np.float64)
+    if isinstance(nxt, Conv2D):
+        score = (g[:, units] ** 2).sum(axis=(0, 2, 3))
+        _, c, kh, kw = nxt.W.shape
+        cols = nxt._cols.reshape(len(nxt._cols), c, kh * kw)[:, units]
+        h_sq = (cols.astype(np.float64) ** 2).sum(axis=(0, 2)) / (kh * kw)
+    else:
+        score = (g.reshape(g.shape[0], -1, block)[:, units] ** 2).sum(axis=(0, 2))
+        h = nxt._x.reshape(len(nxt._x), -1, block)[:, units]
+        h_sq = (h.astype(np.float64) ** 2).sum(axis=(0, 2))
+    if not normalize:
+        return score
+    denom = nxt.grad_sq * h_sq
+    return np.divide(score, denom, out=np.zeros_like(score), where=denom > 0)
+
+
 def unit_saliency(net: Sequential, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per hidden unit ``(sum over its incoming weights and bias of w * dL/dw)**2``.
 
@@ -209,6 +261,11 @@ class CGaPConfig:
     grow_every: int = 200
     patience: int = 3
     min_gain: float = 0.002
+    growth_threshold: float = 0.05
+    growth_patience: int = 2
+    settle_gain: float = 0.01
+    probe_size: int = 1000
+    baseline_widths: tuple[int, ...] | None = None
     max_growth_steps: int = 6000
     prune_fraction: float = 0.1
     prune_every: int = 150
@@ -218,15 +275,24 @@ class CGaPConfig:
     batch: int = 100
     lr: float = 1e-3
     saliency_decay: float = 0.95
+    keep_moments: bool = True
     seed: int = 0
 
     def validate(self) -> None:
         """``ValueError`` for inconsistent settings."""
         s = _check_widths(self.arch, self.seed_widths)
         m = _check_widths(self.arch, self.max_widths)
-        if any(a > b for a, b in zip(s, m)):
+        if any(a > b for a, b in zip(s, m, strict=False)):
             raise ValueError(f"seed_widths {s} must not exceed max_widths {m}")
-        for name in ("grow_every", "patience", "prune_every", "batch"):
+        if self.baseline_widths is not None:
+            _check_widths(self.arch, self.baseline_widths)
+        if not (0 <= self.growth_threshold < 1):
+            raise ValueError(f"growth_threshold must lie in [0, 1), got {self.growth_threshold!r}")
+        if not self.settle_gain >= 0:
+            raise ValueError(f"settle_gain must be >= 0, got {self.settle_gain!r}")
+        if int(self.probe_size) < 1:
+            raise ValueError(f"probe_size must be >= 1, got {self.probe_size!r}")
+        for name in ("grow_every", "patience", "growth_patience", "prune_every", "batch"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("max_growth_steps", "final_steps"):
@@ -258,6 +324,8 @@ class CGaPResult:
     steps: int
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    stopped_by: str = ""
+    layer_stop: list = field(default_factory=list)
     net: Sequential | None = None
     baseline_net: Sequential | None = None
 
@@ -281,22 +349,105 @@ class _Trainer:
         self.reset()
 
     def reset(self) -> None:
+        """A fresh optimizer and zero saliencies."""
         self.opt = Adam(self.cfg.lr)
         self.sal = [np.zeros(w) for w in widths(self.net)]
 
-    def steps(self, n: int) -> None:
+    def _moment_nets(self) -> list[Sequential]:
+        """Adam's first and second moments dressed as networks of the current shape."""
+        if not self.cfg.keep_moments or self.opt._m is None:
+            return []
+        out = []
+        for arrays in (self.opt._m, self.opt._v):
+            shadow = copy.copy(self.net)
+            shadow.layers = [copy.copy(layer) for layer in self.net.layers]
+            for i, layer in enumerate(shadow.weighted):
+                layer.W, layer.b = arrays[2 * i], arrays[2 * i + 1]
+            out.append(shadow)
+        return out
+
+    def _moments_from(self, shadows: list[Sequential]) -> None:
+        if shadows:
+            self.opt._m, self.opt._v = shadows[0].params, shadows[1].params
+        else:
+            self.opt = Adam(self.cfg.lr)
+
+    def grow(self, k: int, parents: np.ndarray) -> None:
+        """:func:`grow_units` on the network; the new units start with zero Adam moments and saliency."""
+        shadows = self._moment_nets()
+        grow_units(self.net, k, parents, self.rng, self.cfg.growth_noise)
+        for sh in shadows:
+            grow_units(sh, k, parents, np.random.default_rng(0), 0.0)  # rows zeroed below
+            sh.weighted[k].W[-len(parents):] = 0
+            sh.weighted[k].b[-len(parents):] = 0
+        self._moments_from(shadows)
+        self.sal[k] = np.concatenate([self.sal[k], np.zeros(len(parents))])
+
+    def remove(self, k: int, keep: np.ndarray) -> None:
+        """:func:`remove_units` on the network, its Adam moments and saliencies."""
+        keep = np.sort(np.asarray(keep, dtype=int))
+        shadows = self._moment_nets()
+        remove_units(self.net, k, keep)
+        for sh in shadows:
+            remove_units(sh, k, keep)
+        self._moments_from(shadows)
+        self.sal[k] = self.sal[k][keep]
+
+    def steps(self, n: int, anneal: bool = False) -> None:
+        """``n`` minibatch updates; ``anneal``: cosine learning-rate decay from ``cfg.lr`` to 0."""
         d = self.cfg.saliency_decay
-        for _ in range(n):
+        for i in range(n):
+            if anneal:
+                self.opt.lr = cosine_lr(self.cfg.lr, i, n)
             if self.pos + self.cfg.batch > len(self.order):
                 self.order, self.pos = self.rng.permutation(len(self.x)), 0
             sel = self.order[self.pos:self.pos + self.cfg.batch]
             self.pos += self.cfg.batch
             _, grads = self.net.loss_and_grads(self.x[sel], self.y[sel])
-            for acc, s in zip(self.sal, unit_saliency(self.net, grads)):
+            for acc, s in zip(self.sal, unit_saliency(self.net, grads), strict=False):
                 acc *= d
                 acc += (1 - d) * s
             self.opt.step(self.net.params, grads)
             self.step_count += 1
+
+
+def _grow_step(net: Sequential, tr: _Trainer, cfg: CGaPConfig, rng: np.random.Generator,
+               stop: list[str | None], best_score: list[float | None], misses: list[int],
+               xp: np.ndarray, yp: np.ndarray, settled: bool = True) -> None:
+    """One growth event: add candidates to every growing layer, keep them while they are salient.
+
+    A layer's candidates (copies of its most salient units, outgoing weights 0)
+    are scored by :func:`candidate_saliency` on the probe batch ``(xp, yp)``;
+    when their mean score falls below ``growth_threshold`` times the largest
+    score of the layer's earlier events, they are removed again; after
+    ``growth_patience`` such misses in a row the layer stops growing for good.
+    Misses count only once training has ``settled`` (the validation accuracy
+    rose by less than ``settle_gain`` over the last growth period): while the
+    loss is still falling fast, every score falls with it.
+    ``stop[k]`` (None while layer ``k`` grows) receives the reason,
+    ``"saliency"`` or ``"max_widths"``; the lists are updated in place.
+    """
+    added: dict[int, np.ndarray] = {}
+    for k, (w, m) in enumerate(zip(widths(net), cfg.max_widths, strict=False)):
+        if stop[k]:
+            continue
+        n_new = min(m - w, math.ceil(cfg.growth_rate * w))
+        ranked = np.argsort(-tr.sal[k])
+        tr.grow(k, np.resize(ranked, n_new))
+        added[k] = np.arange(w, w + n_new)
+    for k, units in added.items():
+        score = float(candidate_saliency(net, k, units, xp, yp).mean())
+        if score >= (best_score[k] or 0.0):
+            best_score[k] = score if score > 0 else None  # the reference: the largest score so far
+        if best_score[k] is not None and settled and score < cfg.growth_threshold * best_score[k]:
+            tr.remove(k, np.arange(units[0]))  # not worth it: withdraw the candidates
+            misses[k] += 1
+            if misses[k] >= cfg.growth_patience:
+                stop[k] = "saliency"
+            continue
+        misses[k] = 0
+        if units[-1] + 1 >= cfg.max_widths[k]:
+            stop[k] = "max_widths"
 
 
 def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bool = True,
@@ -323,25 +474,28 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
 
     # ---- growth
     best, bad = -1.0, 0
+    stop: list[str | None] = [None if w < m else "max_widths" for w, m in zip(widths(net), cfg.max_widths, strict=False)]
+    best_score: list[float | None] = [None] * len(stop)
+    misses = [0] * len(stop)
+    stopped_by = "max_growth_steps"
+    probe = rng.choice(len(xtr), size=min(cfg.probe_size, len(xtr)), replace=False)
     record("seed", net.accuracy(xv, yv))
+    last = history[-1]["val_accuracy"]
     while tr.step_count < cfg.max_growth_steps:
         tr.steps(cfg.grow_every)
         acc = net.accuracy(xv, yv)
-        if acc > best + cfg.min_gain:
-            best, bad = acc, 0
-        else:
-            bad += 1
-        full = all(w >= m for w, m in zip(widths(net), cfg.max_widths))
-        if bad >= cfg.patience or full:
-            record("train", acc)
+        settled, last = acc - last < cfg.settle_gain, acc
+        best, bad = (acc, 0) if acc > best + cfg.min_gain else (best, bad + 1)
+        if bad >= cfg.patience:
+            stopped_by = "patience"
             break
-        for k, (w, m) in enumerate(zip(widths(net), cfg.max_widths)):
-            n_new = min(m - w, math.ceil(cfg.growth_rate * w))
-            if n_new > 0:
-                ranked = np.argsort(-tr.sal[k])
-                grow_units(net, k, np.resize(ranked, n_new), rng, cfg.growth_noise)
+        _grow_step(net, tr, cfg, rng, stop, best_score, misses, xtr[probe], ytr[probe], settled)
+        if all(stop):
+            stopped_by = "layers stopped"
+            break
         record("grow", acc)  # widths right after growth; accuracy of the step just before
-        tr.reset()
+        if not cfg.keep_moments:
+            tr.reset()
         say(f"[cgap {cfg.arch}] step {tr.step_count}: widths {widths(net)}, val {acc:.4f}")
     peak_widths = widths(net)
     peak_acc = net.accuracy(xv, yv)
@@ -351,19 +505,20 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
     # ---- pruning
     frac = cfg.prune_fraction
     while True:
-        cand = copy.deepcopy(net)
+        saved = (tr.net, tr.sal, tr.opt)
+        tr.net, tr.sal, tr.opt = copy.deepcopy(net), [v.copy() for v in tr.sal], copy.deepcopy(tr.opt)
         changed = False
-        for k, w in enumerate(widths(cand)):
+        for k, w in enumerate(widths(tr.net)):
             n_drop = int(frac * w)
             if n_drop >= 1 and w - n_drop >= 1:
-                keep = np.argsort(-tr.sal[k])[: w - n_drop]
-                remove_units(cand, k, keep)
+                tr.remove(k, np.argsort(-tr.sal[k])[: w - n_drop])
                 changed = True
         if not changed:
+            tr.net, tr.sal, tr.opt = saved
             break
-        saved = (tr.net, tr.sal, tr.opt)
-        tr.net = cand
-        tr.reset()
+        cand = tr.net
+        if not cfg.keep_moments:
+            tr.reset()
         tr.steps(cfg.prune_every)
         acc = cand.accuracy(xv, yv)
         if acc < ref_acc - cfg.tolerance:
@@ -378,25 +533,28 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
         record("prune", acc)
         say(f"[cgap {cfg.arch}] step {tr.step_count}: pruned to {widths(net)}, val {acc:.4f}")
     tr.net = net
-    tr.reset()
-    tr.steps(cfg.final_steps)
+    if not cfg.keep_moments:
+        tr.reset()
+    tr.steps(cfg.final_steps, anneal=True)
     record("final", net.accuracy(xv, yv))
     total_steps = tr.step_count
     acc_test = net.accuracy(xt, yt)
     base_net, base_acc = None, float("nan")
-    base = build(cfg.arch, cfg.max_widths, seed=cfg.seed)
+    base_widths = tuple(cfg.baseline_widths or cfg.max_widths)
+    base = build(cfg.arch, base_widths, seed=cfg.seed)
     if baseline:
         base_net = base
         train_net(base_net, xtr, ytr, epochs=total_steps / math.ceil(len(xtr) / cfg.batch),
-                  batch=cfg.batch, optimizer=Adam(cfg.lr), seed=cfg.seed)
+                  batch=cfg.batch, optimizer=Adam(cfg.lr), seed=cfg.seed, lr_schedule="cosine")
         base_acc = base_net.accuracy(xt, yt)
     say(f"[cgap {cfg.arch}] final {widths(net)} test {acc_test:.4f}, baseline {base_acc:.4f}")
     return CGaPResult(
         config=asdict(cfg), seed_widths=list(cfg.seed_widths), peak_widths=peak_widths,
-        final_widths=widths(net), baseline_widths=list(cfg.max_widths), accuracy=acc_test,
+        final_widths=widths(net), baseline_widths=list(base_widths), accuracy=acc_test,
         baseline_accuracy=base_acc, params=net.n_params(), baseline_params=base.n_params(),
         flops=flops(net), baseline_flops=flops(base), steps=total_steps, history=history,
-        seconds=round(time.time() - t0, 1), net=net, baseline_net=base_net)
+        seconds=round(time.time() - t0, 1), stopped_by=stopped_by, layer_stop=list(stop),
+        net=net, baseline_net=base_net)
 
 
 def run_cgap_experiment(
@@ -407,9 +565,11 @@ def run_cgap_experiment(
     max_growth_steps: int = 6000,
     grow_every: int = 300,
     prune_every: int = 200,
-    final_steps: int = 1000,
-    tolerance: float = 0.003,
+    final_steps: int = 3000,
+    tolerance: float = 0.001,
     retry_smaller: bool = True,
+    growth_threshold: float = 0.05,
+    cap_factor: float = 2.0,
     train_limit: int | None = None,
     test_limit: int | None = None,
     mnist=None,
@@ -420,7 +580,9 @@ def run_cgap_experiment(
 ) -> dict:
     """CGaP on MNIST and/or :func:`harder_mnist`; widths, reductions, tiles and card accuracy per dataset.
 
-    ``mnist``: folder of the MNIST files (default: ``$NEUROCBRAM_MNIST``, then the cache).
+    Seeds are ``seed_fraction`` of the baseline widths; growth may reach
+    ``cap_factor`` times the baseline (a safety cap: growth is meant to stop by
+    the saliency criterion, ``growth_threshold``, first). ``mnist``: folder of the MNIST files (default: ``$NEUROCBRAM_MNIST``, then the cache).
     """
     from .mlp import mnist_arrays
     from .small_world import card_accuracy, network_tiles
@@ -428,7 +590,10 @@ def run_cgap_experiment(
     if not (0 < seed_fraction <= 1):
         raise ValueError(f"seed_fraction must lie in (0, 1], got {seed_fraction!r}")
     base = BASELINE[arch] if arch in BASELINE else _check_widths(arch, ())
+    if not cap_factor >= 1:
+        raise ValueError(f"cap_factor must be >= 1, got {cap_factor!r}")
     seeds = tuple(max(1, round(seed_fraction * w)) for w in base)
+    caps = tuple(int(math.ceil(cap_factor * w)) for w in base)
     x, y = mnist_arrays("train", folder=mnist, limit=train_limit)
     xt, yt = mnist_arrays("test", folder=mnist, limit=test_limit)
     out: dict = {"arch": arch, "seed_fraction": seed_fraction, "train_samples": int(len(x)),
@@ -439,7 +604,8 @@ def run_cgap_experiment(
             raise ValueError(f"dataset must be 'mnist' or 'harder', got {name!r}")
         data = (x, y, xt, yt) if name == "mnist" else (harder_mnist(x, seed + 1), y,
                                                        harder_mnist(xt, seed + 2), yt)
-        cfg = CGaPConfig(arch=arch, seed_widths=seeds, max_widths=base, grow_every=grow_every,
+        cfg = CGaPConfig(arch=arch, seed_widths=seeds, max_widths=caps, baseline_widths=base,
+                         growth_threshold=growth_threshold, grow_every=grow_every,
                          max_growth_steps=max_growth_steps, prune_every=prune_every,
                          final_steps=final_steps, tolerance=tolerance,
                          retry_smaller=retry_smaller, seed=seed)

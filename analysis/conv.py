@@ -35,10 +35,11 @@ __all__ = [
     "Conv2D",
     "Dense",
     "Flatten",
-    "from_mlp",
     "MaxPool2D",
     "ReLU",
     "Sequential",
+    "cosine_lr",
+    "from_mlp",
     "lenet5",
     "lenet5_caffe",
     "mlp_net",
@@ -57,6 +58,8 @@ class Layer:
     W: np.ndarray | None = None
     b: np.ndarray | None = None
     mask: np.ndarray | None = None
+    #: sum of squared gradients w.r.t. the layer's output in the last backward pass
+    grad_sq: float = 0.0
     dW: np.ndarray | None = None
     db: np.ndarray | None = None
 
@@ -87,6 +90,7 @@ class Dense(Layer):
         return x @ self.W.T + self.b
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        self.grad_sq = float(np.sum(np.square(grad, dtype=np.float64)))  # for growth criteria
         self.dW = grad.T @ self._x
         self.db = grad.sum(axis=0)
         return grad @ self.W
@@ -137,6 +141,7 @@ class Conv2D(Layer):
         n, _, hp, wp = self._xshape
         ho, wo = grad.shape[2], grad.shape[3]
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)
+        self.grad_sq = float(np.sum(np.square(g, dtype=np.float64)))  # for growth criteria
         self.dW = (g.T @ self._cols).reshape(self.W.shape)
         self.db = g.sum(axis=0)
         if self.skip_input_grad:
@@ -253,7 +258,7 @@ class Sequential:
             masks = [None] * len(layers)
         if len(masks) != len(layers):
             raise ValueError(f"need {len(layers)} masks (one per weighted layer), got {len(masks)}")
-        for layer, m in zip(layers, masks):
+        for layer, m in zip(layers, masks, strict=False):
             if m is not None:
                 m = np.asarray(m)
                 if m.shape != layer.W.shape:
@@ -377,7 +382,7 @@ def mlp_net(sizes: Sequence[int], seed: int | None = 0, dtype: type = np.float32
         raise ValueError(f"sizes must be >= 2 positive integers, got {sizes!r}")
     rng = np.random.default_rng(seed)
     layers: list[Layer] = []
-    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         layers.append(Dense(a, b, seed=rng, dtype=dtype))
         if k < len(sizes) - 2:
             layers.append(ReLU())
@@ -394,7 +399,7 @@ def from_mlp(model) -> Sequential:
     if model.activation != "relu" or model.output != "softmax":
         raise ValueError("from_mlp needs an MLP with activation='relu' and output='softmax'")
     layers: list[Layer] = []
-    for k, (w, b) in enumerate(zip(model.weights, model.biases)):
+    for k, (w, b) in enumerate(zip(model.weights, model.biases, strict=False)):
         dense = Dense(w.shape[1], w.shape[0], seed=0, dtype=w.dtype)
         dense.W, dense.b = w, b
         layers.append(dense)
@@ -413,21 +418,28 @@ def train_net(
     optimizer=None,
     seed: int | None = 0,
     on_step: Callable[[int, float], None] | None = None,
+    lr_schedule: str | None = None,
 ) -> list[float]:
     """Minibatch training with masks kept applied; returns the mean loss of each (partial) epoch.
 
     ``epochs`` may be fractional (e.g. 0.5 = half an epoch of minibatches).
     ``optimizer``: an ``Adam`` / ``SGD`` of :mod:`~neurocbram.analysis.mlp` (default Adam 1e-3).
-    ``on_step(step, loss)`` is called after every update.
+    ``on_step(step, loss)`` is called after every update (before the masks'
+    next use, so it may change them). ``lr_schedule="cosine"`` anneals the
+    optimizer's learning rate from its initial value to 0 over the run
+    (:func:`cosine_lr`); ``None`` keeps it constant.
     """
     from .mlp import Adam
 
     if epochs < 0 or batch < 1:
         raise ValueError(f"epochs must be >= 0 and batch >= 1, got {epochs}, {batch}")
+    if lr_schedule not in (None, "cosine"):
+        raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
     optimizer = optimizer or Adam(1e-3)
     rng = np.random.default_rng(seed)
     steps_per_epoch = int(np.ceil(len(x) / batch))
     total_steps = int(round(epochs * steps_per_epoch))
+    base_lr = optimizer.lr
     losses, step = [], 0
     while step < total_steps:
         order = rng.permutation(len(x))
@@ -436,6 +448,8 @@ def train_net(
             if step >= total_steps:
                 break
             sel = order[i:i + batch]
+            if lr_schedule == "cosine":
+                optimizer.lr = cosine_lr(base_lr, step, total_steps)
             loss, grads = net.loss_and_grads(x[sel], y[sel])
             optimizer.step(net.params, grads)
             net.apply_masks()
@@ -445,4 +459,12 @@ def train_net(
             if on_step is not None:
                 on_step(step, loss)
         losses.append(acc / max(seen, 1))
+    optimizer.lr = base_lr
     return losses
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """Cosine annealing (Loshchilov & Hutter, ICLR 2017): ``base`` at step 0, 0 at ``total``."""
+    if total <= 0:
+        return float(base)
+    return float(base) * 0.5 * (1.0 + np.cos(np.pi * min(step, total) / total))

@@ -19,15 +19,29 @@ available to us, so the operational details below are ours and stated here):
   locally dense lattice); each connection is then rewired with probability
   ``p`` to a uniformly drawn input unit it does not connect to yet
   (``p = 1``: a random Erdős–Rényi-like layer of the same density).
-* **Hierarchical trimming.** Per-layer densities by the Erdős–Rényi(-Kernel)
-  rule (Mocanu et al., Nat. Commun. 9:2383, 2018; Evci et al., ICML 2020):
-  density proportional to ``(sum of the weight's dimensions) / (its size)``,
-  scaled to reach the requested overall sparsity, capped at 1
-  (:func:`layer_densities`); small layers (first conv, classifier) stay dense.
-* **Training from the start** with the mask held fixed (:func:`train_sparse`).
+* **Input ring of an MLP.** The first layer's ring holds only the pixels that
+  vary in the training data, ordered along a Hilbert curve (:func:`image_ring`),
+  so a lattice neighbourhood is a compact image patch (a local receptive
+  field) rather than a strip of one raster line.
+* **Hierarchical trimming.** Per-layer densities by the Erdős–Rényi rule
+  (Mocanu et al., Nat. Commun. 9:2383, 2018) on unit shapes
+  (:func:`network_densities`, ``"er"``): density proportional to
+  ``(n_out + n_in) / (n_out * n_in)`` with a convolution counted as ``(F, C)``,
+  scaled to reach the requested overall sparsity, capped at 1; small layers
+  (first conv, classifier) stay dense or denser. ``"erk"`` (Evci et al., ICML
+  2020, kernel dimensions included) and ``"uniform"`` are available.
+* **Training from the start** with the mask held fixed (:func:`train_sparse`),
+  initial weights rescaled to the sparse fan-in.
 * **Magnitude pruning** (Han et al., NeurIPS 2015, "Learning both weights and
-  connections"): train dense, remove the smallest ``|w|`` of each layer to the
-  same per-layer densities (in ``rounds`` steps), fine-tune with the mask.
+  connections": train, prune the smallest ``|w|``, fine-tune), done gradually
+  inside one run of the same length as the dense baseline
+  (:func:`gradual_magnitude_prune`, cubic schedule of Zhu & Gupta,
+  arXiv:1710.01878), to the same per-layer densities as Small-World;
+  :func:`magnitude_prune` is the one-shot/iterative variant on a trained net.
+* **Same budget.** :func:`compare_pruning` trains dense, Small-World and
+  magnitude models for the same number of epochs (Adam, cosine learning-rate
+  decay) and picks the rewiring probability on a validation split of the
+  training data; the test set is only reported.
 * **Metrics** (:func:`structure_metrics`), following the issue's reading of
   the paper's definitions: per weighted layer, ``C`` = mean number of output
   classes that a source unit (neuron or feature map feeding the layer)
@@ -55,13 +69,24 @@ from .conv import Sequential, train_net, unrolled
 
 __all__ = [
     "SparseResult",
+    "active_inputs",
+    "array_tiles",
+    "card_accuracy",
     "characteristic_path_length",
     "check_sparsity",
     "clustering_coefficient",
+    "compare_pruning",
+    "cubic_density",
+    "gradual_magnitude_prune",
+    "hilbert_index",
+    "image_ring",
     "layer_densities",
     "magnitude_masks",
     "magnitude_prune",
+    "make_model",
+    "network_densities",
     "network_small_world_masks",
+    "network_tiles",
     "rescale_sparse_init",
     "ring_lattice",
     "small_world_mask",
@@ -70,11 +95,6 @@ __all__ = [
     "unit_connectivity",
     "unit_graph",
     "watts_strogatz",
-    "array_tiles",
-    "network_tiles",
-    "card_accuracy",
-    "compare_pruning",
-    "make_model",
 ]
 
 
@@ -251,31 +271,22 @@ def layer_densities(shapes: Sequence[tuple[int, ...]], sparsity: float, method: 
     if method != "erk":
         raise ValueError(f"method must be 'erk' or 'uniform', got {method!r}")
     lo = np.zeros(len(sizes)) if min_density is None else np.asarray(min_density, dtype=float)
-    budget = (1.0 - s) * sizes.sum()
     raw = np.array([sum(sh) / np.prod(sh) for sh in shapes], dtype=float)
-    fixed = np.full(len(sizes), np.nan)
-    for _ in range(len(sizes) + 1):
-        free = np.isnan(fixed)
-        if not free.any():
-            break
-        eps = max(budget - np.nansum(fixed * sizes), 0.0) / (raw[free] * sizes[free]).sum()
-        d = np.where(free, eps * raw, fixed)
-        over, under = free & (d > 1.0), free & (d < lo)
-        if not (over.any() or under.any()):
-            break
-        fixed[over] = 1.0
-        fixed[under] = lo[under]
-    return [float(np.clip(v, 0.0, 1.0)) for v in d]
+    return _allocate(sizes, raw, s, lo)
 
 
 def small_world_mask(shape: tuple[int, int], density: float, p: float,
-                     seed: int | np.random.Generator | None = 0) -> np.ndarray:
+                     seed: int | np.random.Generator | None = 0,
+                     inputs: np.ndarray | None = None) -> np.ndarray:
     """Boolean ``(n_out, n_in)`` unit mask: ring lattice of the given density, rewired with ``p``.
 
     Output unit ``i`` sits at ring position ``(i + 0.5) / n_out``; it keeps the
     ``k_i`` input units nearest that position (``sum k_i = round(density * n_out * n_in)``,
     every unit at least one), and each connection moves with probability ``p``
-    to a random input it is not yet connected to.
+    to a random input it is not yet connected to. ``inputs`` restricts the
+    ring to some input units, the others get no connection: a boolean vector
+    of length ``n_in`` (ring in index order) or an array of distinct input
+    indices in ring order (e.g. :func:`image_ring`).
     """
     n_out, n_in = (int(v) for v in shape)
     if n_out < 1 or n_in < 1:
@@ -284,7 +295,63 @@ def small_world_mask(shape: tuple[int, int], density: float, p: float,
         raise ValueError(f"density must lie in (0, 1], got {density!r}")
     p = _check_p(p)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    total = max(n_out, int(round(density * n_out * n_in)))
+    cols_in = np.arange(n_in) if inputs is None else _ring_inputs(inputs, n_in)
+    ring = _ring_mask(n_out, cols_in.size, int(round(density * n_out * n_in)), p, rng)
+    mask = np.zeros((n_out, n_in), dtype=bool)
+    mask[:, cols_in] = ring
+    return mask
+
+
+def _ring_inputs(inputs: np.ndarray, n_in: int) -> np.ndarray:
+    """Input indices in ring order from a boolean selector or an index array."""
+    inputs = np.asarray(inputs)
+    if inputs.dtype == bool:
+        if inputs.shape != (n_in,) or not inputs.any():
+            raise ValueError(f"inputs must be a boolean vector of length {n_in} with at least one True")
+        return np.flatnonzero(inputs)
+    if (inputs.ndim != 1 or inputs.size == 0 or inputs.min() < 0 or inputs.max() >= n_in
+            or np.unique(inputs).size != inputs.size):
+        raise ValueError(f"inputs must hold distinct indices in [0, {n_in}), got {inputs!r}")
+    return inputs.astype(int)
+
+
+def hilbert_index(n: int, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Position of cells ``(row, col)`` along the Hilbert curve of an ``n x n`` grid (``n`` a power of 2)."""
+    if int(n) != n or n < 1 or n & (n - 1):
+        raise ValueError(f"n must be a power of 2, got {n!r}")
+    x, y = np.asarray(col, dtype=np.int64).copy(), np.asarray(row, dtype=np.int64).copy()
+    d = np.zeros_like(x)
+    s = n // 2
+    while s > 0:
+        rx, ry = (x & s) > 0, (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate the quadrant so the curve continues
+        flip = ~ry & rx
+        x = np.where(flip, s - 1 - x, x)
+        y = np.where(flip, s - 1 - y, y)
+        swap = ~ry
+        x, y = np.where(swap, y, x), np.where(swap, x, y)
+        s //= 2
+    return d
+
+
+def image_ring(active: np.ndarray, side: int) -> np.ndarray:
+    """Indices of the ``active`` pixels of a ``side x side`` image, ordered along a Hilbert curve.
+
+    A ring lattice over this order joins each unit to a compact 2-D patch
+    instead of a strip of a raster line.
+    """
+    active = np.asarray(active, dtype=bool)
+    if active.shape != (side * side,):
+        raise ValueError(f"active must have length side*side = {side * side}, got {active.shape}")
+    idx = np.flatnonzero(active)
+    n = 1 << max(0, int(np.ceil(np.log2(side))))
+    return idx[np.argsort(hilbert_index(n, idx // side, idx % side), kind="stable")]
+
+
+def _ring_mask(n_out: int, n_in: int, total: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """The rewired bipartite ring lattice of :func:`small_world_mask` with ``total`` connections."""
+    total = max(n_out, total)
     k = np.full(n_out, total // n_out)
     k[: total % n_out] += 1
     k = np.minimum(k, n_in)
@@ -315,20 +382,69 @@ def _expand(unit_mask: np.ndarray, w: np.ndarray) -> np.ndarray:
     return unit_mask.copy()
 
 
-def network_small_world_masks(net: Sequential, sparsity: float, p: float, seed: int | None = 0,
-                              method: str = "erk") -> list[np.ndarray]:
-    """Small-World masks for every weighted layer of ``net`` at overall weight ``sparsity``."""
+def active_inputs(x: np.ndarray) -> np.ndarray:
+    """Boolean per input feature: does it vary across the (training) samples ``x``?"""
+    x = np.asarray(x)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"x must have shape (N >= 2, features), got {x.shape}")
+    return np.ptp(x, axis=0) > 0
+
+
+def network_densities(net: Sequential, sparsity: float, method: str = "er") -> list[float]:
+    """Per-layer densities of ``net`` for an overall weight ``sparsity`` (see :func:`layer_densities`).
+
+    ``method="er"`` applies the Erdős–Rényi rule to the *unit* shapes (a
+    convolution counts as ``(F, C)``, whole kernels), which keeps convolutions
+    and the classifier denser than ``"erk"`` (kernel dimensions included) does.
+    Every output unit keeps at least one input.
+    """
     check_sparsity(sparsity)
-    rng = np.random.default_rng(seed)
     weights = net.weights
-    # conv layers are wired kernel by kernel (units = maps), dense layers weight by weight;
-    # every output unit keeps at least one input
     ushapes = [w.shape[:2] if w.ndim == 4 else w.shape for w in weights]
     lows = [1.0 / u[1] for u in ushapes]
-    dens = layer_densities([w.shape for w in weights], sparsity, method, min_density=lows)
+    if method not in ("er", "erk", "uniform"):
+        raise ValueError(f"method must be 'er', 'erk' or 'uniform', got {method!r}")
+    if method == "er":
+        ratio = [sum(u) / (u[0] * u[1]) for u in ushapes]
+        sizes = np.array([w.size for w in weights], dtype=float)
+        return _allocate(sizes, np.array(ratio), sparsity, np.array(lows))
+    return layer_densities([w.shape for w in weights], sparsity, method, min_density=lows)
+
+
+def _allocate(sizes: np.ndarray, raw: np.ndarray, sparsity: float, lo: np.ndarray) -> list[float]:
+    """Densities ``eps * raw`` clamped to ``[lo, 1]`` whose size-weighted mean is ``1 - sparsity``."""
+    budget = (1.0 - sparsity) * sizes.sum()
+    fixed = np.full(len(sizes), np.nan)
+    d = raw.copy()
+    for _ in range(len(sizes) + 1):
+        free = np.isnan(fixed)
+        if not free.any():
+            break
+        eps = max(budget - np.nansum(fixed * sizes), 0.0) / (raw[free] * sizes[free]).sum()
+        d = np.where(free, eps * raw, fixed)
+        over, under = free & (d > 1.0), free & (d < lo)
+        if not (over.any() or under.any()):
+            break
+        fixed[over] = 1.0
+        fixed[under] = lo[under]
+    return [float(np.clip(v, 0.0, 1.0)) for v in d]
+
+
+def network_small_world_masks(net: Sequential, sparsity: float, p: float, seed: int | None = 0,
+                              method: str = "er", inputs: np.ndarray | None = None) -> list[np.ndarray]:
+    """Small-World masks for every weighted layer of ``net`` at overall weight ``sparsity``.
+
+    Densities by :func:`network_densities`; ``inputs`` (see :func:`active_inputs`)
+    restricts the first layer's ring to those inputs (dense first layers only).
+    """
+    rng = np.random.default_rng(seed)
+    weights = net.weights
+    dens = network_densities(net, sparsity, method)
     masks = []
-    for w, u, d in zip(weights, ushapes, dens):
-        m = np.ones(u, dtype=bool) if d >= 1.0 else small_world_mask(u, d, p, rng)
+    for k, (w, d) in enumerate(zip(weights, dens, strict=False)):
+        u = w.shape[:2] if w.ndim == 4 else w.shape
+        use = inputs if (k == 0 and w.ndim == 2) else None
+        m = np.ones(u, dtype=bool) if d >= 1.0 else small_world_mask(u, d, p, rng, inputs=use)
         masks.append(_expand(m, w))
     return masks
 
@@ -336,7 +452,7 @@ def network_small_world_masks(net: Sequential, sparsity: float, p: float, seed: 
 def magnitude_masks(weights: Sequence[np.ndarray], densities: Sequence[float]) -> list[np.ndarray]:
     """Keep the largest ``|w|`` of each layer (``round(density * size)`` weights, at least 1)."""
     masks = []
-    for w, d in zip(weights, densities):
+    for w, d in zip(weights, densities, strict=False):
         w = np.abs(np.asarray(w)).ravel()
         keep = max(1, int(round(float(d) * w.size)))
         m = np.zeros(w.size, dtype=bool)
@@ -388,18 +504,18 @@ def rescale_sparse_init(net: Sequential) -> None:
 def train_sparse(net: Sequential, masks: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray,
                  x_test: np.ndarray, y_test: np.ndarray, *, epochs: float = 1.0, batch: int = 100,
                  lr: float = 1e-3, seed: int | None = 0, method: str = "small-world",
-                 rescale: bool = True) -> SparseResult:
+                 rescale: bool = True, lr_schedule: str | None = None) -> SparseResult:
     """Train ``net`` from its initial weights with ``masks`` held fixed; evaluate on the test set.
 
     With ``rescale``, the initial weights are first scaled to the sparse fan-in
-    (:func:`rescale_sparse_init`).
+    (:func:`rescale_sparse_init`); ``lr_schedule`` as in :func:`~neurocbram.analysis.conv.train_net`.
     """
     from .mlp import Adam
 
     net.set_masks(masks)
     if rescale:
         rescale_sparse_init(net)
-    train_net(net, x, y, epochs=epochs, batch=batch, optimizer=Adam(lr), seed=seed)
+    train_net(net, x, y, epochs=epochs, batch=batch, optimizer=Adam(lr), seed=seed, lr_schedule=lr_schedule)
     return SparseResult(method, _sparsity(net), net.accuracy(x_test, y_test),
                         structure_metrics(net.weights, graph=True), [np.asarray(m, bool) for m in masks], net)
 
@@ -428,6 +544,57 @@ def magnitude_prune(dense: Sequential, densities: Sequence[float], x: np.ndarray
     return SparseResult("magnitude", _sparsity(net), net.accuracy(x_test, y_test),
                         structure_metrics(net.weights, graph=True), masks, net)
 
+
+
+def cubic_density(step: int, start: int, end: int, final: float) -> float:
+    """Density of the gradual schedule of Zhu & Gupta (arXiv:1710.01878, 2017) at ``step``.
+
+    1 before ``start``, ``final`` from ``end`` on, in between the sparsity follows
+    ``s_f * (1 - (1 - t)**3)`` with ``t = (step - start) / (end - start)``
+    (fast pruning early, slow near the target).
+    """
+    if step <= start:
+        return 1.0
+    if step >= end:
+        return float(final)
+    t = (step - start) / (end - start)
+    return 1.0 - (1.0 - float(final)) * (1.0 - (1.0 - t) ** 3)
+
+
+def gradual_magnitude_prune(net: Sequential, densities: Sequence[float], x: np.ndarray, y: np.ndarray,
+                            x_test: np.ndarray, y_test: np.ndarray, *, epochs: float = 10.0,
+                            start: float = 0.1, end: float = 0.6, every: int = 100, batch: int = 100,
+                            lr: float = 1e-3, lr_schedule: str | None = "cosine",
+                            seed: int | None = 0) -> SparseResult:
+    """Magnitude pruning inside one training run (train, prune, fine-tune; Han et al. 2015, gradual).
+
+    ``net`` is trained from its initial weights for ``epochs``; between the
+    fractions ``start`` and ``end`` of the run, every ``every`` steps each layer
+    is re-pruned to the smallest ``|w|`` at the density of :func:`cubic_density`
+    (pruned weights stay 0); the rest of the run fine-tunes with the final
+    masks. The training budget equals the dense baseline's.
+    """
+    from .mlp import Adam
+
+    if not epochs > 0:
+        raise ValueError(f"epochs must be > 0, got {epochs!r}")
+    if not (0.0 <= start < end <= 1.0):
+        raise ValueError(f"need 0 <= start < end <= 1, got start={start!r}, end={end!r}")
+    if int(every) != every or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    total = int(round(epochs * np.ceil(len(x) / batch)))
+    s0, s1 = int(start * total), max(int(end * total), int(start * total) + 1)
+
+    def prune(step: int, _loss: float) -> None:
+        if s0 < step <= s1 and ((step - s0) % every == 0 or step == s1):
+            now = [cubic_density(step, s0, s1, d) for d in densities]
+            net.set_masks(magnitude_masks(net.weights, now))
+
+    train_net(net, x, y, epochs=epochs, batch=batch, optimizer=Adam(lr), seed=seed, on_step=prune,
+              lr_schedule=lr_schedule)
+    masks = [np.asarray(layer.mask, bool) for layer in net.weighted]
+    return SparseResult("magnitude (gradual)", _sparsity(net), net.accuracy(x_test, y_test),
+                        structure_metrics(net.weights, graph=True), masks, net)
 
 
 # -------------------------------------------------------- crossbar mapping
@@ -511,24 +678,34 @@ def compare_pruning(
     *,
     sparsities: Sequence[float] = (0.9, 0.97),
     ps: Sequence[float] = (0.0, 0.1, 1.0),
-    epochs: float = 5.0,
-    finetune_epochs: float = 2.0,
-    rounds: int = 2,
-    card: str | None = "cbram-shi2018",
-    array_sizes: Sequence[int] = (64, 128),
+    epochs: float = 20.0,
     lr: float = 1e-3,
     sparse_lr: float = 3e-3,
+    allocation: str = "er",
+    prune_window: tuple[float, float] = (0.1, 0.6),
+    val_size: int = 5000,
+    card: str | None = "cbram-shi2018",
+    array_sizes: Sequence[int] = (64, 128),
     seed: int = 0,
     log=None,
 ) -> dict:
-    """Dense baseline, Small-World (trained sparse from the start) for each ``p``, and magnitude
-    pruning at the same per-layer densities, for each sparsity; accuracies, L/C, tiles, card accuracy.
+    """Dense baseline, Small-World (sparse from the start, one run per ``p``) and gradual
+    magnitude pruning at the same per-layer densities, all with the same budget of ``epochs``.
 
-    ``data`` = ``(x_train, y_train, x_test, y_test)``; ``log(str)`` receives progress lines.
-    Adam learning rates: ``lr`` (dense), ``sparse_lr`` (Small-World from scratch),
-    ``lr / 2`` (magnitude fine-tuning).
+    ``data`` = ``(x_train, y_train, x_test, y_test)``; the last ``val_size``
+    training samples are held out (never trained on) and are the only data used
+    for choices: the best ``p`` of each sparsity is picked by validation accuracy.
+    Every run uses Adam with cosine learning-rate decay: ``lr`` (dense and
+    magnitude) and ``sparse_lr`` (Small-World). ``allocation``: per-layer
+    densities (:func:`network_densities`); ``prune_window``: the fractions of the
+    run between which magnitude pruning proceeds (:func:`gradual_magnitude_prune`).
+    The first layer of an MLP is wired only to pixels that vary in the training
+    data, its ring ordered along a Hilbert curve (:func:`image_ring`).
+    ``log(str)`` receives progress lines.
     """
     import time
+
+    from .mlp import Adam
 
     say = log or (lambda s: None)
     for s in sparsities:
@@ -536,24 +713,31 @@ def compare_pruning(
     for p in ps:
         _check_p(p)
     x, y, xt, yt = data
+    if not (0 < val_size < len(x)):
+        raise ValueError(f"val_size must lie in (0, {len(x)}), got {val_size!r}")
+    x, y, xv, yv = x[:-val_size], y[:-val_size], x[-val_size:], y[-val_size:]
+    side = int(round(np.sqrt(x.shape[1])))
+    inputs = image_ring(active_inputs(x), side) if side * side == x.shape[1] else active_inputs(x)
     t0 = time.time()
     dense = make_model(model, seed)
-    from .mlp import Adam
-
-    train_net(dense, x, y, epochs=epochs, seed=seed, optimizer=Adam(lr))
+    train_net(dense, x, y, epochs=epochs, seed=seed, optimizer=Adam(lr), lr_schedule="cosine")
     acc_dense = dense.accuracy(xt, yt)
     say(f"[{model}] dense: {acc_dense:.4f} ({time.time() - t0:.0f} s)")
 
     def tiles(ws):
-        return {str(n): network_tiles(ws, n) for n in array_sizes}
+        return {str(n): {k: v for k, v in network_tiles(ws, n).items() if k != "layers"} for n in array_sizes}
 
-    def strip(t):
-        return {n: {k: v for k, v in d.items() if k != "layers"} for n, d in t.items()}
+    def row_of(res: SparseResult, **extra) -> dict:
+        return res.summary() | extra | {"val_accuracy": res.net.accuracy(xv, yv),
+                                        "tiles": tiles(res.net.weights), "L_rel": res.metrics["L_rel"],
+                                        "C_rel": res.metrics["C_rel"], "params": res.net.n_params(nonzero=True)}
 
-    out = {"model": model, "epochs": epochs, "lr": lr, "sparse_lr": sparse_lr, "finetune_epochs": finetune_epochs, "rounds": rounds,
-           "train_samples": int(len(x)), "test_samples": int(len(xt)), "seed": seed,
-           "dense": {"accuracy": acc_dense, "params": dense.n_params(),
-                     "metrics": structure_metrics(dense.weights, graph=True), "tiles": strip(tiles(dense.weights))},
+    out = {"model": model, "epochs": epochs, "lr": lr, "sparse_lr": sparse_lr, "lr_schedule": "cosine",
+           "allocation": allocation, "prune_window": list(prune_window),
+           "train_samples": int(len(x)), "val_samples": int(val_size), "test_samples": int(len(xt)),
+           "seed": seed,
+           "dense": {"accuracy": acc_dense, "val_accuracy": dense.accuracy(xv, yv), "params": dense.n_params(),
+                     "metrics": structure_metrics(dense.weights, graph=True), "tiles": tiles(dense.weights)},
            "runs": []}
     if card:
         out["dense"]["card_accuracy"] = card_accuracy(dense, card, xt, yt, seed=seed)
@@ -562,23 +746,25 @@ def compare_pruning(
         for p in ps:
             t1 = time.time()
             net = make_model(model, seed)
-            masks = network_small_world_masks(net, s, p, seed=seed)
+            masks = network_small_world_masks(net, s, p, seed=seed, method=allocation,
+                                              inputs=inputs if net.weights[0].ndim == 2 else None)
             res = train_sparse(net, masks, x, y, xt, yt, epochs=epochs, lr=sparse_lr, seed=seed,
-                               method=f"small-world p={p:g}")
-            row = res.summary() | {"p": p, "target_sparsity": s, "tiles": strip(tiles(net.weights)),
-                                   "L_rel": res.metrics["L_rel"], "C_rel": res.metrics["C_rel"]}
+                               method=f"small-world p={p:g}", lr_schedule="cosine")
+            row = row_of(res, p=p, target_sparsity=s)
             out["runs"].append(row)
-            say(f"[{model}] s={s:g} small-world p={p:g}: {res.accuracy:.4f} ({time.time() - t1:.0f} s)")
-            if best is None or res.accuracy > best[0].accuracy:
+            say(f"[{model}] s={s:g} small-world p={p:g}: test {res.accuracy:.4f} val {row['val_accuracy']:.4f} "
+                f"({time.time() - t1:.0f} s)")
+            if best is None or row["val_accuracy"] > best[1]["val_accuracy"]:
                 best = (res, row)
-        dens = best[0].metrics["density"]
+        best[1]["selected"] = True
+        dens = network_densities(make_model(model, seed), s, allocation)
         t1 = time.time()
-        mag = magnitude_prune(dense, dens, x, y, xt, yt, rounds=rounds, finetune_epochs=finetune_epochs,
-                              lr=lr / 2, seed=seed)
-        row = mag.summary() | {"p": None, "target_sparsity": s, "tiles": strip(tiles(mag.net.weights)),
-                               "L_rel": mag.metrics["L_rel"], "C_rel": mag.metrics["C_rel"]}
+        mag = gradual_magnitude_prune(make_model(model, seed), dens, x, y, xt, yt, epochs=epochs,
+                                      start=prune_window[0], end=prune_window[1], lr=lr, seed=seed)
+        row = row_of(mag, p=None, target_sparsity=s)
         out["runs"].append(row)
-        say(f"[{model}] s={s:g} magnitude: {mag.accuracy:.4f} ({time.time() - t1:.0f} s)")
+        say(f"[{model}] s={s:g} magnitude: test {mag.accuracy:.4f} val {row['val_accuracy']:.4f} "
+            f"({time.time() - t1:.0f} s)")
         if card:
             best[1]["card_accuracy"] = card_accuracy(best[0].net, card, xt, yt, seed=seed)
             row["card_accuracy"] = card_accuracy(mag.net, card, xt, yt, seed=seed)

@@ -1,5 +1,7 @@
 """Continuous Growth and Pruning (Du et al., arXiv:1905.11533) on MNIST and a harder MNIST.
 
+Growth stops by a data-driven rule (the saliency of candidate units falls
+below a fraction of its largest value), so the peak widths depend on the data.
 Prints one JSON object: per dataset the seed / peak / final widths, accuracy
 vs the fixed-width baseline trained for the same number of steps, parameter
 and FLOP reductions, the width history, crossbar tiles before/after and the
@@ -31,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-growth-steps", type=int, default=6000)
     parser.add_argument("--grow-every", type=int, default=300)
     parser.add_argument("--prune-every", type=int, default=200)
-    parser.add_argument("--final-steps", type=int, default=1000)
-    parser.add_argument("--tolerance", type=float, default=0.003,
+    parser.add_argument("--final-steps", type=int, default=3000)
+    parser.add_argument("--growth-threshold", type=float, default=0.05,
+                        help="a layer stops growing when its candidates' saliency falls below this "
+                             "fraction of the largest seen (twice in a row)")
+    parser.add_argument("--cap-factor", type=float, default=2.0,
+                        help="safety cap on widths, as a multiple of the baseline widths")
+    parser.add_argument("--tolerance", type=float, default=0.001,
                         help="allowed validation-accuracy drop below the best seen while pruning")
     parser.add_argument("--no-retry", action="store_true",
                         help="stop pruning at the first rejected step (no retry with a halved fraction)")
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         args.arch, datasets=args.datasets, seed_fraction=args.seed_fraction,
         max_growth_steps=args.max_growth_steps, grow_every=args.grow_every,
         prune_every=args.prune_every, final_steps=args.final_steps, tolerance=args.tolerance,
-        retry_smaller=not args.no_retry,
+        retry_smaller=not args.no_retry, growth_threshold=args.growth_threshold, cap_factor=args.cap_factor,
         train_limit=args.train_limit, test_limit=args.test_limit, mnist=args.mnist, card=args.card or None,
         seed=args.seed, log=log)
     result = {"benchmark": "cgap", "reference": {

@@ -1,11 +1,15 @@
 """Small-World pruning (Krishnan et al., arXiv:1911.04453) vs magnitude pruning (Han et al. 2015).
 
 Prints one JSON object: dense baseline, Small-World accuracy / L / C per
-rewiring probability, magnitude pruning at the same per-layer densities,
-crossbar tiles (64x64, 128x128, differential pairs) and accuracy on a device card.
+rewiring probability (trained sparse from the start), gradual magnitude pruning
+at the same per-layer densities, all with the same number of epochs (Adam,
+cosine learning-rate decay); the last 5000 training images are a validation
+split (picks the best p), the test set is only reported. Also crossbar tiles
+(64x64, 128x128, differential pairs) and accuracy on a device card.
 
-    python benchmarks/small_world.py --quick          # small subset, ~1-2 min
-    python benchmarks/small_world.py --model lenet5 --epochs 10 --train-limit 60000
+    python benchmarks/small_world.py --quick          # small subset, ~1 min
+    python benchmarks/small_world.py --model lenet300 --epochs 20 --sparsity 0.9 0.97
+    python benchmarks/small_world.py --model lenet5-caffe --epochs 8 --sparsity 0.977 --p 0.1
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("lenet300", "lenet5", "lenet5-caffe", "both"), default="both")
     parser.add_argument("--sparsity", type=float, nargs="+", default=[0.9, 0.97])
     parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 1.0])
-    parser.add_argument("--epochs", type=float, default=5.0)
-    parser.add_argument("--finetune-epochs", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--epochs", type=float, default=20.0, help="training epochs of every run")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate, dense and magnitude pruning")
+    parser.add_argument("--sparse-lr", type=float, default=3e-3, help="Adam rate, Small-World")
+    parser.add_argument("--allocation", choices=("er", "erk", "uniform"), default="er",
+                        help="per-layer densities (er: Erdos-Renyi on unit shapes)")
+    parser.add_argument("--val-size", type=int, default=5000, help="training images held out for choices")
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--test-limit", type=int, default=None)
     parser.add_argument("--mnist", type=Path, default=None,
@@ -36,12 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card", default="cbram-shi2018")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
-    parser.add_argument("--quick", action="store_true", help="5000 train / 2000 test, 1 epoch")
+    parser.add_argument("--quick", action="store_true", help="5000 train / 2000 test, 2 epochs")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.train_limit, args.test_limit = args.train_limit or 5000, args.test_limit or 2000
-        args.epochs, args.finetune_epochs, args.rounds = 1.0, 0.5, 1
+        args.epochs, args.val_size = 2.0, 1000
 
     from neurocbram.analysis.mlp import mnist_arrays
     from neurocbram.analysis.small_world import compare_pruning
@@ -49,14 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     x, y = mnist_arrays("train", folder=args.mnist, limit=args.train_limit)
     xt, yt = mnist_arrays("test", folder=args.mnist, limit=args.test_limit)
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None
-    models = ("lenet300", "lenet5") if args.model == "both" else (args.model,)
+    models = ("lenet300", "lenet5-caffe") if args.model == "both" else (args.model,)
     result = {"benchmark": "small_world", "reference": {
         "paper": "Krishnan, Du & Cao, arXiv:1911.04453 (2019)",
-        "lenet5_mnist": {"kept_params": 0.023, "accuracy": 0.9918, "dense_accuracy": 0.9929}}}
+        "lenet5_mnist": {"kept_params": 0.023, "accuracy": 0.9918, "dense_accuracy": 0.9929},
+        "magnitude": "Han et al., NeurIPS 2015 (train, prune, fine-tune); here gradual with a cubic "
+                     "schedule (Zhu & Gupta, arXiv:1710.01878) inside the same epoch budget"}}
     for m in models:
         result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p,
-                                    epochs=args.epochs, finetune_epochs=args.finetune_epochs,
-                                    rounds=args.rounds, card=args.card or None, seed=args.seed, log=log)
+                                    epochs=args.epochs, lr=args.lr, sparse_lr=args.sparse_lr,
+                                    allocation=args.allocation, val_size=args.val_size,
+                                    card=args.card or None, seed=args.seed, log=log)
     text = json.dumps(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -83,3 +83,57 @@ def test_bad_input_raises():
         grow_units(net, 2, [0], np.random.default_rng())
     with pytest.raises(ValueError):
         remove_units(net, 0, [])
+
+
+def test_candidate_saliency_is_the_outgoing_gradient():
+    from neurocbram.analysis.cgap import candidate_saliency
+
+    rng = np.random.default_rng(6)
+    net = build("lenet300", (4, 3), seed=0)
+    x, y = rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20)
+    grow_units(net, 0, [0, 1], rng)
+    net.weighted[0].W[5] = 0.0  # a dead candidate (ReLU(0)): adding it cannot help
+    net.weighted[0].b[5] = 0.0
+    s = candidate_saliency(net, 0, [4, 5], x, y, normalize=False)
+    _, g = net.loss_and_grads(x, y)
+    assert s[0] == pytest.approx(float((g[2][:, 4].astype(float) ** 2).sum())) and s[0] > 0
+    assert s[1] == 0.0
+    cos2 = candidate_saliency(net, 0, [4, 5], x, y, normalize=True)  # squared cosine: scale-free, at most 1
+    assert 0 < cos2[0] <= 1 and cos2[1] == 0.0
+    net.weighted[0].W[4] *= 3.0  # a louder copy of the same unit explains the same error
+    assert candidate_saliency(net, 0, [4], x, y, normalize=True)[0] == pytest.approx(cos2[0], rel=1e-4)
+
+
+def test_growth_stops_by_saliency_before_the_cap():
+    rng = np.random.default_rng(7)
+    x = (rng.random((800, 784)) - 0.5).astype(np.float32)
+    y = (x[:, :392].mean(1) > x[:, 392:].mean(1)).astype(int)  # easy: one linear feature
+    cfg = CGaPConfig(seed_widths=(2, 2), max_widths=(200, 200), growth_rate=0.5, grow_every=30,
+                     max_growth_steps=600, prune_every=10, final_steps=10, batch=50, patience=100,
+                     growth_threshold=0.3, probe_size=300, baseline_widths=(8, 8))
+    res = run_cgap(cfg, (x, y, x[:100], y[:100]), val_size=100, baseline=False)
+    assert res.stopped_by == "layers stopped" and "saliency" in res.layer_stop
+    assert all(p < m for p, m in zip(res.peak_widths, cfg.max_widths, strict=False))
+    assert res.baseline_widths == [8, 8]
+    assert max(res.peak_widths) > 2  # it did grow first
+    with pytest.raises(ValueError, match="growth_threshold"):
+        CGaPConfig(growth_threshold=1.5).validate()
+
+
+def test_adam_moments_follow_growth_and_pruning():
+    from neurocbram.analysis.cgap import _Trainer
+
+    rng = np.random.default_rng(8)
+    x, y = rng.random((100, 784)).astype(np.float32), rng.integers(0, 10, 100)
+    cfg = CGaPConfig(seed_widths=(4, 3), max_widths=(10, 10), batch=20)
+    tr = _Trainer(build("lenet300", (4, 3)), x, y, cfg, rng)
+    tr.steps(3)
+    m_before = [a.copy() for a in tr.opt._m]
+    tr.grow(0, np.array([1, 2]))
+    assert [a.shape for a in tr.opt._m] == [p.shape for p in tr.net.params]
+    np.testing.assert_array_equal(tr.opt._m[0][:4], m_before[0])  # old units keep their moments
+    assert not tr.opt._m[0][4:].any() and not tr.opt._v[2][:, 4:].any()  # new units start at 0
+    tr.remove(0, np.array([0, 2, 5]))
+    np.testing.assert_array_equal(tr.opt._m[0][:2], m_before[0][[0, 2]])
+    assert [a.shape for a in tr.opt._v] == [p.shape for p in tr.net.params] and len(tr.sal[0]) == 3
+    tr.steps(2)  # shapes agree, so training goes on

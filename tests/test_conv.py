@@ -39,7 +39,7 @@ def test_gradients_match_finite_differences():
     x = rng.standard_normal((4, 2, 8, 8))
     y = rng.integers(0, 4, 4)
     _, grads = net.loss_and_grads(x, y)
-    for p, g in zip(net.params, grads):
+    for p, g in zip(net.params, grads, strict=False):
         np.testing.assert_allclose(g, _numeric_grad(net, x, y, p), atol=1e-7, rtol=1e-5)
 
 
@@ -97,7 +97,7 @@ def test_masked_weights_stay_exactly_zero_through_training():
     y = rng.integers(0, 5, 200)
     before = [w.copy() for w in net.weights]
     train_net(net, x, y, epochs=2, batch=20, optimizer=Adam(1e-2))
-    for w, m, b in zip(net.weights, masks, before):
+    for w, m, b in zip(net.weights, masks, before, strict=False):
         assert np.all(w[~m] == 0.0)
         assert not np.allclose(w[m], b[m])  # the kept weights did train
 
@@ -136,3 +136,21 @@ def test_lenet5_caffe_parameter_count():
     net = lenet5_caffe(0)
     assert net.n_params() == 431080  # Han et al. (NeurIPS 2015), Table 1
     assert net.logits(np.zeros((2, 784), np.float32)).shape == (2, 10)
+
+
+def test_cosine_schedule_anneals_and_restores_lr():
+    from neurocbram.analysis.conv import cosine_lr
+
+    assert cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
+    assert cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
+    assert cosine_lr(0.1, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(5)
+    x, y = rng.random((40, 6)).astype(np.float32), rng.integers(0, 2, 40)
+    net, seen = mlp_net((6, 4, 2)), []
+    opt = Adam(0.01)
+    train_net(net, x, y, epochs=1, batch=10, optimizer=opt, lr_schedule="cosine",
+              on_step=lambda step, loss: seen.append(opt.lr))
+    assert seen[0] == pytest.approx(0.01) and seen == sorted(seen, reverse=True)
+    assert opt.lr == 0.01  # the optimizer's own rate comes back after the run
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_net(net, x, y, lr_schedule="step")

@@ -61,13 +61,13 @@ def test_network_masks_reach_sparsity_and_metrics():
     masks = network_small_world_masks(net, 0.977, 0.1, seed=0)
     kept = sum(m.sum() for m in masks) / sum(m.size for m in masks)
     assert kept == pytest.approx(0.023, abs=0.002)
-    for m, w in zip(masks, net.weights):
+    for m, w in zip(masks, net.weights, strict=False):
         assert m.shape == w.shape
         if w.ndim == 4:  # whole kernels
             assert np.all(m.all(axis=(2, 3)) == m.any(axis=(2, 3)))
     dense = structure_metrics(net.weights)
     assert dense["C"] == [10.0] * 5 and dense["L_rel"][0] == 1.0
-    sparse = structure_metrics([w * m for w, m in zip(net.weights, masks)])
+    sparse = structure_metrics([w * m for w, m in zip(net.weights, masks, strict=False)])
     assert all(c <= 10 for c in sparse["C"]) and sparse["C"][-1] < 10
 
 
@@ -112,7 +112,7 @@ def test_sparse_training_keeps_masks_and_card_accuracy():
     net = mlp_net((784, 30, 10), seed=0)
     masks = network_small_world_masks(net, 0.9, 0.1)
     res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=1, batch=50)
-    for w, m in zip(res.net.weights, masks):
+    for w, m in zip(res.net.weights, masks, strict=False):
         assert np.all(w[~m] == 0)
     assert res.sparsity == pytest.approx(0.9, abs=0.01)
     acc = card_accuracy(res.net, "cbram-shi2018", x[:100], y[:100])
@@ -148,3 +148,62 @@ def test_cli_rejects_bad_input_before_training(tmp_path):
         args = parser.parse_args(argv + ["--out", str(tmp_path)])
         with pytest.raises(ValueError):
             structure.run(args)
+
+
+def test_hilbert_ring_is_a_path_of_neighbours():
+    from neurocbram.analysis.small_world import hilbert_index, image_ring
+
+    r, c = np.divmod(np.arange(64), 8)
+    d = hilbert_index(8, r, c)
+    assert sorted(d.tolist()) == list(range(64))
+    o = np.argsort(d)
+    assert np.all(np.abs(np.diff(r[o])) + np.abs(np.diff(c[o])) == 1)  # each step moves to a neighbour
+    active = np.zeros(36, bool)
+    active[[7, 8, 14, 30]] = True
+    ring = image_ring(active, 6)
+    assert sorted(ring.tolist()) == [7, 8, 14, 30]
+    with pytest.raises(ValueError, match="power of 2"):
+        hilbert_index(6, r, c)
+
+
+def test_mask_restricted_to_inputs():
+    inputs = np.zeros(40, bool)
+    inputs[10:30] = True
+    m = small_world_mask((8, 40), 0.1, 0.5, seed=0, inputs=inputs)
+    assert not m[:, ~inputs].any() and m.sum() == 32
+    ring = np.array([5, 3, 1, 7])
+    m = small_world_mask((2, 8), 0.25, 0.0, inputs=ring)
+    assert m[:, [0, 2, 4, 6]].sum() == 0 and m.sum() == 4
+    with pytest.raises(ValueError, match="inputs"):
+        small_world_mask((2, 8), 0.25, 0.0, inputs=np.array([1, 1]))
+
+
+def test_network_densities_er_keeps_convs_denser_than_erk():
+    from neurocbram.analysis.small_world import network_densities
+
+    net = lenet5(0)
+    er, erk = network_densities(net, 0.977, "er"), network_densities(net, 0.977, "erk")
+    sizes = np.array([w.size for w in net.weights])
+    for d in (er, erk):
+        assert np.dot(d, sizes) / sizes.sum() == pytest.approx(0.023, abs=1e-6)
+    assert er[1] > erk[1] and er[0] == 1.0
+    with pytest.raises(ValueError, match="method"):
+        network_densities(net, 0.9, "random")
+
+
+def test_gradual_magnitude_pruning_schedule_and_masks():
+    from neurocbram.analysis.small_world import cubic_density, gradual_magnitude_prune
+
+    assert cubic_density(0, 10, 20, 0.1) == 1.0 and cubic_density(25, 10, 20, 0.1) == 0.1
+    mid = [cubic_density(t, 10, 20, 0.1) for t in range(10, 21)]
+    assert mid == sorted(mid, reverse=True) and mid[5] == pytest.approx(1 - 0.9 * (1 - 0.5 ** 3))
+    rng = np.random.default_rng(1)
+    x = rng.random((400, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 400)
+    net = mlp_net((784, 20, 10), seed=0)
+    res = gradual_magnitude_prune(net, [0.05, 0.5], x, y, x[:50], y[:50], epochs=2, every=2, batch=50)
+    assert [round(m.mean(), 3) for m in res.masks] == [0.05, 0.5]
+    for w, m in zip(res.net.weights, res.masks, strict=False):
+        assert np.all(w[~m] == 0) and np.count_nonzero(w[m]) > 0.9 * m.sum()
+    with pytest.raises(ValueError, match="start"):
+        gradual_magnitude_prune(net, [0.5, 0.5], x, y, x, y, start=0.7, end=0.2)

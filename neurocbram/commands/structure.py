@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="small-world: target weight sparsities in [0, 1)")
     parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 1.0],
                         help="small-world: rewiring probabilities")
-    parser.add_argument("--epochs", type=float, default=5.0, help="small-world: training epochs")
+    parser.add_argument("--epochs", type=float, default=20.0,
+                        help="small-world: training epochs of every run (dense, Small-World, magnitude)")
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--test-limit", type=int, default=None)
     parser.add_argument("--mnist", type=Path, default=None,
@@ -47,17 +48,16 @@ def run(args: argparse.Namespace) -> int:
 
         for s in args.sparsity:
             check_sparsity(s)
-        train_limit, test_limit, epochs = args.train_limit, args.test_limit, args.epochs
-        finetune, rounds = max(1.0, epochs / 3), 2
+        train_limit, test_limit, epochs, val_size = args.train_limit, args.test_limit, args.epochs, 5000
         if args.quick:
-            train_limit, test_limit, epochs, finetune, rounds = train_limit or 5000, test_limit or 2000, 1.0, 0.5, 1
+            train_limit, test_limit, epochs, val_size = train_limit or 5000, test_limit or 2000, 2.0, 1000
         x, y = mnist_arrays("train", folder=args.mnist, limit=train_limit)
         xt, yt = mnist_arrays("test", folder=args.mnist, limit=test_limit)
         models = ("lenet300", "lenet5") if args.model in (None, "both") else (args.model,)
         result: dict = {"benchmark": "small_world"}
         for m in models:
             result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p, epochs=epochs,
-                                        finetune_epochs=finetune, rounds=rounds, card=card, seed=args.seed,
+                                        val_size=val_size, card=card, seed=args.seed,
                                         log=None if args.quiet else print)
     else:
         from neurocbram.analysis.cgap import run_cgap_experiment
