@@ -326,6 +326,9 @@ class CGaPResult:
     seconds: float = 0.0
     stopped_by: str = ""
     layer_stop: list = field(default_factory=list)
+    #: accuracies on the validation split (held out from training; for choosing settings)
+    val_accuracy: float = float("nan")
+    baseline_val_accuracy: float = float("nan")
     net: Sequential | None = None
     baseline_net: Sequential | None = None
 
@@ -539,7 +542,7 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
     record("final", net.accuracy(xv, yv))
     total_steps = tr.step_count
     acc_test = net.accuracy(xt, yt)
-    base_net, base_acc = None, float("nan")
+    base_net, base_acc, base_val = None, float("nan"), float("nan")
     base_widths = tuple(cfg.baseline_widths or cfg.max_widths)
     base = build(cfg.arch, base_widths, seed=cfg.seed)
     if baseline:
@@ -547,6 +550,7 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
         train_net(base_net, xtr, ytr, epochs=total_steps / math.ceil(len(xtr) / cfg.batch),
                   batch=cfg.batch, optimizer=Adam(cfg.lr), seed=cfg.seed, lr_schedule="cosine")
         base_acc = base_net.accuracy(xt, yt)
+        base_val = base_net.accuracy(xv, yv)
     say(f"[cgap {cfg.arch}] final {widths(net)} test {acc_test:.4f}, baseline {base_acc:.4f}")
     return CGaPResult(
         config=asdict(cfg), seed_widths=list(cfg.seed_widths), peak_widths=peak_widths,
@@ -554,6 +558,7 @@ def run_cgap(cfg: CGaPConfig, data: tuple, *, val_size: int = 5000, baseline: bo
         baseline_accuracy=base_acc, params=net.n_params(), baseline_params=base.n_params(),
         flops=flops(net), baseline_flops=flops(base), steps=total_steps, history=history,
         seconds=round(time.time() - t0, 1), stopped_by=stopped_by, layer_stop=list(stop),
+        val_accuracy=history[-1]["val_accuracy"], baseline_val_accuracy=base_val,
         net=net, baseline_net=base_net)
 
 
