@@ -52,16 +52,17 @@ fewer presentations reach ``min_spikes`` and accuracy drops (N = 100, 10,000
 images, CBRAM: see the closing notes of the network issue).
 
 **STDP as pulses** (on a presynaptic spike, the synapse first transmits its
-weight in the ``transmission`` pathway, then depresses in ``depression``). Nearest-spike traces as neuron variables (``pre_trace`` on
-the inputs, ``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a
-spike): on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic
-spike ``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
-synapses act before neuron resets in Brian2's schedule). Each ``dw`` is
-realised by :meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n =
+weight in the ``transmission`` pathway, then depresses in ``depression``).
+Nearest-spike traces as neuron variables (``pre_trace`` on the inputs,
+``post_trace1``/``post_trace2`` on the excitatory neurons, set to 1 at a spike):
+on a presynaptic spike ``dw = -eta_pre * post_trace1``, on a postsynaptic spike
+``dw = eta_post * pre_trace * post_trace2`` (``post_trace2`` before the spike:
+synapses act before neuron resets in Brian2's schedule). Each ``dw`` is realised
+by :meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n =
 pulse_count(|dw| * levels)`` SET (dw > 0) or RESET pulses on the device,
-following the card's pulse response. The neuron sees ``w = (G - g_min) /
-(g_max - g_min)``; ``w_max = 1`` is the device's ``g_max``. The post-synaptic
-traces decay with the neurons' state updater (exact with exponential Euler).
+following the card's pulse response. The neuron sees ``w = (G - g_min) / (g_max
+- g_min)``; ``w_max = 1`` is the device's ``g_max``. The post-synaptic traces
+decay with the neurons' state updater (exact with exponential Euler).
 
 **Integration.** The neurons use Brian2's exponential Euler by default
 (``integration``). The published code's forward Euler is unstable for this
@@ -72,33 +73,32 @@ network falls into a storm of thousands of spikes per presentation, its
 thresholds all driven to ~47 mV and its accuracy to chance. Exponential Euler
 is exact for ``v`` at fixed conductances and has no such limit.
 
-**Weight normalisation by pulses.** Diehl & Cook rescale every neuron's
-incoming weights to sum to 78 before each presentation. We do the same on
-the devices: at each slot boundary (the neuron's ``normalise`` event, two
-postsynaptic pathways) the synapses sum ``w`` into the neuron
-(``weight_sum``) and every device receives ``program_code(w * (78/weight_sum
-- 1))``: the pulses that take it to its target along the card's mean pulse
-response (:meth:`~neurocbram.synapses.MemristiveSynapse.program_code`). A
-count of ``|dw| * levels`` instead would miss on a nonlinear device (CBRAM:
-RESET steps of low weights are 60-85% of the mean step, so one normalisation
-from the initial sum of ~118 ends at ~88, not 78), and a neuron is normalised
-once after it spiked, so the miss would stay. Frozen (pruned) synapses keep their weight; the others are scaled
-so that the total is still 78 (factor ``(78 - frozen_sum)/(weight_sum -
-frozen_sum)``). Because STDP moves the sum only a little per image, the expected
-number of pulses is proportional to that drift (``levels * |78 - sum|`` per
-neuron), not to the array size. Only neurons whose weights moved since their
-last normalisation (they spiked: their STDP updates need ``post_trace1 > 0``
-or a postsynaptic spike) are normalised (``weights_changed``); re-normalising
-an unchanged neuron is a no-op with float weights, but on devices it would
-only dither the sum's rounding residue with pulses (~``levels * 0.2`` per
-neuron and presentation). The alternative, a divisive gain in the
-neuron periphery (``ge += w * 78/sum``), costs no pulses but is not the same
-rule: it never shrinks the stored weights of inactive (background) pixels,
-which keep their initial random values and blur the receptive fields
-(stored weights of active pixels saturate at ``g_max``). Re-programming
-keeps the competition between synapses that makes the rule work, on the
-device. The forward path applies no gain: :class:`TrainedState` has
-``gain = 1``.
+**Weight normalisation by pulses.** Diehl & Cook rescale every neuron's incoming
+weights to sum to 78 before each presentation. We do the same on the devices: at
+each slot boundary (the neuron's ``normalise`` event, two postsynaptic pathways)
+the synapses sum ``w`` into the neuron (``weight_sum``) and every device
+receives ``program_code(w * (78/weight_sum - 1))``: the pulses that take it to
+its target along the card's mean pulse response
+(:meth:`~neurocbram.synapses.MemristiveSynapse.program_code`). A count of ``|dw|
+* levels`` instead would miss on a nonlinear device (CBRAM: RESET steps of low
+weights are 60-85% of the mean step, so one normalisation from the initial sum
+of ~118 ends at ~88, not 78), and a neuron is normalised once after it spiked,
+so the miss would stay. Frozen (pruned) synapses keep their weight; the others
+are scaled so that the total is still 78 (factor ``(78 - frozen_sum)/(weight_sum
+- frozen_sum)``). Because STDP moves the sum only a little per image, the
+expected number of pulses is proportional to that drift (``levels * |78 - sum|``
+per neuron), not to the array size. Only neurons whose weights moved since their
+last normalisation (they spiked: their STDP updates need ``post_trace1 > 0`` or
+a postsynaptic spike) are normalised (``weights_changed``); re-normalising an
+unchanged neuron is a no-op with float weights, but on devices it would only
+dither the sum's rounding residue with pulses (~``levels * 0.2`` per neuron and
+presentation). The alternative, a divisive gain in the neuron periphery (``ge +=
+w * 78/sum``), costs no pulses but is not the same rule: it never shrinks the
+stored weights of inactive (background) pixels, which keep their initial random
+values and blur the receptive fields (stored weights of active pixels saturate
+at ``g_max``). Re-programming keeps the competition between synapses that makes
+the rule work, on the device. The forward path applies no gain:
+:class:`TrainedState` has ``gain = 1``.
 
 The input synapses have no transmission delays (the original code draws
 them in 0-10 ms).
