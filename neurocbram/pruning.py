@@ -29,14 +29,14 @@ Soft-pruning sets each selected synapse to a constant weight and raises its
 ``frozen`` flag, which gates every update in the synapse code
 (:mod:`neurocbram.synapses`): frozen synapses get no pulses. The constant is
 ``constant`` if given (a weight in [0, 1], or a conductance in siemens inside
-the card's range), else the mean of the weights being frozen at that event,
-per neuron (``per_neuron``) or overall (``global``) -- a non-zero value close
-to where the matured weights sat. Programming the constant costs pulses
-once (the pulses from ``w`` to ``w_new`` along the card's mean response,
-rounded, SET or RESET: :func:`neurocbram.synapse_functions.pulses_to_target`;
-counted by the training driver); stuck devices keep their value. Hard-pruning selects in the same way
-but removes the synapses: weight 0 and frozen (the device is disconnected
-from the read path; no pulses).
+the card's range), else the mean of the weights being frozen at that event, per
+neuron (``per_neuron``) or overall (``global``) -- a non-zero value close to
+where the matured weights sat. Programming the constant costs pulses once (the
+pulses from ``w`` to ``w_new`` along the card's mean response, rounded, SET or
+RESET: :func:`neurocbram.synapse_functions.pulses_to_target`; counted by the
+training driver); stuck devices keep their value. Hard-pruning selects in the
+same way but removes the synapses: weight 0 and frozen (the device is
+disconnected from the read path; no pulses).
 
 All functions here work on arrays of shape (n_inputs, n_neurons) and are
 called by the training driver between chunks of images, so no per-image

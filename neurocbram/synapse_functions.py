@@ -127,6 +127,29 @@ def card_digest(card: DeviceCard) -> str:
     return digest.hexdigest()[:10]
 
 
+def _grid_replacements(card: DeviceCard) -> dict[str, str]:
+    """Template values locating a conductance on the card's transfer grid (``%GRID_INDEX%``)."""
+    points = card.transfer_tables[0].size
+    g_min, g_max = float(card.g_min), float(card.g_max)
+    return {
+        "G_MIN": repr(g_min),
+        "G_MAX": repr(g_max),
+        "INV_DG": repr((points - 1) / (g_max - g_min)),
+        "LAST": repr(float(points - 1)),
+        "LAST_INTERVAL": str(points - 2),
+        "POINTS": str(points),
+    }
+
+
+def _add_compiled(function: Function, cpp: str, cython: str, replacements: dict[str, str],
+                  namespace: dict[str, np.ndarray], name: str) -> None:
+    """Add the C++ and Cython implementations filled from their templates."""
+    for target, template in (("cpp", cpp), ("cython", cython)):
+        function.implementations.add_implementation(
+            target, code=_fill(template, replacements), namespace=namespace, name=name
+        )
+
+
 def _fill(template: str, replacements: dict[str, str]) -> str:
     template = template.replace("%GRID_INDEX%", _CPP_GRID_INDEX)
     for key, value in replacements.items():
@@ -137,7 +160,6 @@ def _fill(template: str, replacements: dict[str, str]) -> str:
 def _make_function(card: DeviceCard, direction: Literal["set", "reset"], digest: str) -> Function:
     grid, after_set, after_reset = card.transfer_tables
     table = np.ascontiguousarray(after_set if direction == "set" else after_reset, dtype=np.float64)
-    g_min, g_max = float(card.g_min), float(card.g_max)
     name = f"_memristor_{digest}_{direction}"
     table_name = f"{name}_table"
 
@@ -166,24 +188,9 @@ def _make_function(card: DeviceCard, direction: Literal["set", "reset"], digest:
         pulses, arg_types=["float", "integer", "float"], return_type="float", stateless=True
     )
     function.implementations.add_implementation("numpy", code=iterate)
-    points = table.size
-    replacements = {
-        "NAME": name,
-        "TABLE": table_name,
-        "G_MIN": repr(g_min),
-        "G_MAX": repr(g_max),
-        "INV_DG": repr((points - 1) / (g_max - g_min)),
-        "LAST": repr(float(points - 1)),
-        "LAST_INTERVAL": str(points - 2),
-        "POINTS": str(points),
-    }
-    namespace = {table_name: table}
-    function.implementations.add_implementation(
-        "cpp", code=_fill(_CPP_TEMPLATE, replacements), namespace=namespace, name=name
-    )
-    function.implementations.add_implementation(
-        "cython", code=_fill(_CYTHON_TEMPLATE, replacements), namespace=namespace, name=name
-    )
+    replacements = {"NAME": name, "TABLE": table_name, **_grid_replacements(card)}
+    _add_compiled(function, _CPP_TEMPLATE, _CYTHON_TEMPLATE, replacements,
+                  {table_name: table}, name)
     function.iterate = iterate  # the numpy implementation, reused by the event function
     return function
 
@@ -531,7 +538,6 @@ def memristor_pulses_function(card: DeviceCard) -> Function:
         raise TypeError(f"expected a DeviceCard, got {type(card).__name__}")
     grid = card.transfer_tables[0]
     set_position, reset_position = pulse_positions(card)
-    g_min, g_max = float(card.g_min), float(card.g_max)
     name = f"_memristor_{card_digest(card)}_pulses"
     set_table, reset_table = f"{name}_set_position", f"{name}_reset_position"
 
@@ -546,21 +552,8 @@ def memristor_pulses_function(card: DeviceCard) -> Function:
         memristor_pulses, arg_types=["float", "float"], return_type="float", stateless=True
     )
     function.implementations.add_implementation("numpy", code=pulses_numpy)
-    points = grid.size
-    replacements = {
-        "NAME": name,
-        "SET_TABLE": set_table,
-        "RESET_TABLE": reset_table,
-        "G_MIN": repr(g_min),
-        "INV_DG": repr((points - 1) / (g_max - g_min)),
-        "LAST": repr(float(points - 1)),
-        "LAST_INTERVAL": str(points - 2),
-    }
-    namespace = {set_table: set_position, reset_table: reset_position}
-    function.implementations.add_implementation(
-        "cpp", code=_fill(_PULSES_CPP, replacements), namespace=namespace, name=name
-    )
-    function.implementations.add_implementation(
-        "cython", code=_fill(_PULSES_CYTHON, replacements), namespace=namespace, name=name
-    )
+    replacements = {"NAME": name, "SET_TABLE": set_table, "RESET_TABLE": reset_table,
+                    **_grid_replacements(card)}
+    _add_compiled(function, _PULSES_CPP, _PULSES_CYTHON, replacements,
+                  {set_table: set_position, reset_table: reset_position}, name)
     return function
