@@ -21,7 +21,8 @@ groups of :mod:`neurocbram.neurons` step by step:
      both engines share a vectorisable ``exp`` within 1 ulp of libm's (``_exp``);
   2. *thresholds*: input spikes (``rand() < rate*dt`` per input and step, as
      :class:`~brian2.input.poissongroup.PoissonGroup`), excitatory spikes
-     where ``v > v_threshold + theta`` and not refractory, inhibitory spikes
+     where ``v > v_threshold + theta``, not refractory and at least ``spike_lock``
+     after their last spike (:data:`~neurocbram.neurons.EXCITATORY_THRESHOLD`), inhibitory spikes
      where ``v > v_threshold`` and not refractory; spiking neurons get
      ``lastspike = t``;
   3. *synapses* (no delays): ``ge_exc += w[i, :]`` for every input spike ``i`` (in
@@ -145,6 +146,8 @@ class NetworkConstants:
     exc_c_ge: float
     exc_c_gi: float
     exc_refractory_steps: int
+    #: steps after a spike before the next may occur: ``max(refractory, spike_lock)``
+    exc_lock_steps: int
     inh_v_initial: float
     inh_v_rest: float
     inh_v_reset: float
@@ -209,6 +212,7 @@ class NetworkConstants:
             exc_c_ge=(-dt_s) / f(e.tau_ge),
             exc_c_gi=(-dt_s) / f(e.tau_gi),
             exc_refractory_steps=_timestep(f(e.refractory), dt_s),
+            exc_lock_steps=max(_timestep(f(e.refractory), dt_s), _timestep(f(e.spike_lock), dt_s)),
             inh_v_initial=f(i.v_rest + i.v_initial_offset) if offset else f(i.v_rest),
             inh_v_rest=f(i.v_rest),
             inh_v_reset=f(i.v_reset),
@@ -591,7 +595,7 @@ def _simulate_numpy(
             np.copyto(v_i, tmp, where=nr_i)
             ge_i += c.inh_c_ge * ge_i
         # thresholds
-        spk_e = (v_e > thresholds) & nr_e
+        spk_e = (v_e > thresholds) & ((k - last_e) >= c.exc_lock_steps)
         spk_i = (v_i > c.inh_v_threshold) & nr_i
         last_e[spk_e] = k
         last_i[spk_i] = k
@@ -622,7 +626,7 @@ def _simulate_numpy(
 def _present_one(  # pragma: no cover - compiled by numba
         b, weights, thresholds, generate, probabilities, seeds,
         image_ptr, spike_index, spike_step, n_steps,
-        e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
+        e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref, e_lock,
         i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
         w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
         exponential, dt, e_x, i_x,
@@ -721,7 +725,7 @@ def _present_one(  # pragma: no cover - compiled by numba
                 v_e[j] = v
                 ge_e[j] = x0 * ge
                 gi_e[j] = x1 * gi
-                fire = nr & (v > thresholds[j])
+                fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
                 fire_e[j] = fire
                 n_fire += fire
         else:
@@ -735,7 +739,7 @@ def _present_one(  # pragma: no cover - compiled by numba
                 v_e[j] = v
                 ge_e[j] = (e_cge * ge) + ge
                 gi_e[j] = (e_cgi * gi) + gi
-                fire = nr & (v > thresholds[j])
+                fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
                 fire_e[j] = fire
                 n_fire += fire
         n_i = 0
@@ -799,7 +803,7 @@ def _present_one(  # pragma: no cover - compiled by numba
 def _present_range(  # pragma: no cover - compiled by numba
     start, stop, weights, thresholds, generate, probabilities, seeds,
     image_ptr, spike_index, spike_step, n_steps,
-    e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
+    e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref, e_lock,
     i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
     w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
     exponential, dt, e_x, i_x,
@@ -809,7 +813,7 @@ def _present_range(  # pragma: no cover - compiled by numba
         _present_one(
             b, weights, thresholds, generate, probabilities, seeds,
             image_ptr, spike_index, spike_step, n_steps,
-            e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref,
+            e_v0, e_vrest, e_vreset, e_EE, e_EI, e_cv, e_cge, e_cgi, e_ref, e_lock,
             i_vrest, i_vreset, i_vth, i_EE, i_cv, i_cge, i_ref, i_free,
             w_ei, w_ie, counts, record, do_record, input_counts, inh_counts, do_count,
             exponential, dt, e_x, i_x,
@@ -869,7 +873,7 @@ def _simulate_numba(
         weights, thresholds, generate, probabilities, seeds,
         image_ptr, index, step, c.n_steps,
         c.exc_v_initial, c.exc_v_rest, c.exc_v_reset, c.exc_E_exc, c.exc_E_inh,
-        c.exc_c_v, c.exc_c_ge, c.exc_c_gi, c.exc_refractory_steps,
+        c.exc_c_v, c.exc_c_ge, c.exc_c_gi, c.exc_refractory_steps, c.exc_lock_steps,
         c.inh_v_rest, c.inh_v_reset, c.inh_v_threshold, c.inh_E_exc,
         c.inh_c_v, c.inh_c_ge, c.inh_refractory_steps, free,
         c.w_exc_inh, c.w_inh_exc, counts, rec, record is not None,

@@ -28,6 +28,7 @@ __all__ = [
     "InhibitoryParameters",
     "EXCITATORY_EQUATIONS",
     "INHIBITORY_EQUATIONS",
+    "EXCITATORY_THRESHOLD",
     "INTEGRATION_METHODS",
     "DEFAULT_INTEGRATION",
     "check_integration",
@@ -63,6 +64,12 @@ dgi/dt = -gi / tau_gi : 1
 dtheta/dt = -theta_decay * (theta - theta_relax) / tau_theta : volt
 """
 
+#: excitatory spike condition: above the adaptive threshold and at least ``spike_lock``
+#: after the neuron's last spike (Brian2 adds "and not refractory" itself)
+EXCITATORY_THRESHOLD = (
+    "v > v_threshold + theta and timestep(t - lastspike, dt) >= timestep(spike_lock, dt)"
+)
+
 #: inhibitory LIF (fixed threshold)
 INHIBITORY_EQUATIONS = """
 dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_membrane : volt (unless refractory)
@@ -89,6 +96,12 @@ class ExcitatoryParameters:
     tau_ge: Quantity = _quantity(1.0 * ms)
     tau_gi: Quantity = _quantity(2.0 * ms)
     refractory: Quantity = _quantity(5.0 * ms)
+    #: shortest interval between two spikes of a neuron. The published code gates
+    #: its threshold with ``timer > refrac_e`` (5 ms) where ``dtimer/dt = 0.1`` and
+    #: a spike sets ``timer = 0``: the gate opens 50 ms after a spike, while ``v``
+    #: integrates again after the 5 ms refractory period. Set it to ``refractory``
+    #: for the paper's text (5 ms dead time only).
+    spike_lock: Quantity = _quantity(50.0 * ms)
     theta_plus: Quantity = _quantity(0.05 * mV)
     tau_theta: Quantity = _quantity(1e7 * ms)
     #: value theta relaxes to. The published code starts theta at 20 mV and
@@ -140,14 +153,14 @@ def excitatory_group(
 ) -> NeuronGroup:
     """``n`` excitatory neurons; while ``learning`` each spike raises theta by ``theta_plus``.
 
-    Threshold is ``v > v_threshold + theta``; reset sets ``v = v_reset``.
+    Spike condition :data:`EXCITATORY_THRESHOLD`; reset sets ``v = v_reset``.
     """
     params = params or ExcitatoryParameters()
     reset = "v = v_reset" + ("\ntheta += theta_plus" if learning else "")
     group = NeuronGroup(
         n,
         EXCITATORY_EQUATIONS,
-        threshold="v > v_threshold + theta",
+        threshold=EXCITATORY_THRESHOLD,
         reset=reset,
         refractory="refractory",
         method=method,

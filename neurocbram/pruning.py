@@ -21,6 +21,13 @@ cumulative fraction is pruned:
     images before the event (the training driver keeps a snapshot of the
     conductances taken at the first chunk boundary at or after
     ``event.image - stability_window``).
+``criterion="settled"``
+    the synapses whose pulses over the last ``stability_window`` images
+    cancelled most: ``window_pulses - |dw| * levels`` largest (many pulses,
+    little net change), ties broken by the least net change. These are the
+    matured synapses that would keep costing writes: receptive-field weights
+    that the rule holds in place by alternating SET and RESET. (Weights that
+    never receive pulses -- background pixels -- cost nothing to leave alone.)
 
 ``scope="per_neuron"`` (default) prunes the same fraction of every neuron's
 input weights; ``"global"`` ranks all synapses together.
@@ -31,7 +38,11 @@ Soft-pruning sets each selected synapse to a constant weight and raises its
 ``constant`` if given (a weight in [0, 1], or a conductance in siemens inside
 the card's range), else the mean of the weights being frozen at that event, per
 neuron (``per_neuron``) or overall (``global``) -- a non-zero value close to
-where the matured weights sat. Programming the constant costs pulses once (the
+where the matured weights sat. ``constant="keep"`` freezes each synapse at its
+present weight instead (no programming): the natural pairing with
+``criterion="stable"``, which selects both settled-low weights and
+saturated-high ones, so that one value per neuron would erase its receptive
+field. Programming the constant costs pulses once (the
 pulses from ``w`` to ``w_new`` along the card's mean response, rounded, SET or
 RESET: :func:`neurocbram.synapse_functions.pulses_to_target`; counted by the
 training driver); stuck devices keep their value. Hard-pruning selects in the
@@ -55,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from neurocbram.networks.diehl_cook import TrainedState
 
 __all__ = [
+    "KEEP",
     "PruningSchedule",
     "PruningEvent",
     "select_matured",
@@ -62,7 +74,12 @@ __all__ = [
     "prune_trained_state",
 ]
 
-Criterion = Literal["lowest", "stable"]
+#: ``PruningSchedule.constant`` that freezes each synapse at its present weight
+KEEP = "keep"
+
+Criterion = Literal["lowest", "stable", "settled"]
+#: criteria that compare with the state ``stability_window`` images before the event
+HISTORY_CRITERIA = ("stable", "settled")
 Scope = Literal["per_neuron", "global"]
 Kind = Literal["soft", "hard"]
 
@@ -84,7 +101,8 @@ class PruningSchedule:
     events. ``kind`` is ``"soft"`` (freeze at a constant) or ``"hard"``
     (remove). ``constant`` is the weight (in [0, 1]) or the conductance
     (Brian2 quantity in siemens, inside the card's range) given to
-    soft-pruned synapses, ``None`` for the mean of the weights being frozen.
+    soft-pruned synapses, ``None`` for the mean of the weights being frozen,
+    ``"keep"`` to freeze each at its present weight.
     ``stability_window`` (images) is the look-back of ``criterion="stable"``.
     """
 
@@ -105,8 +123,10 @@ class PruningSchedule:
             )
         if self.kind not in ("soft", "hard"):
             raise ValueError(f"pruning kind must be 'soft' or 'hard', got {self.kind!r}")
-        if self.criterion not in ("lowest", "stable"):
-            raise ValueError(f"pruning criterion must be 'lowest' or 'stable', got {self.criterion!r}")
+        if self.criterion not in ("lowest", *HISTORY_CRITERIA):
+            raise ValueError(
+                f"pruning criterion must be 'lowest', 'stable' or 'settled', got {self.criterion!r}"
+            )
         if self.scope not in ("per_neuron", "global"):
             raise ValueError(f"pruning scope must be 'per_neuron' or 'global', got {self.scope!r}")
         if self.steps < 1:
@@ -117,7 +137,13 @@ class PruningSchedule:
             )
         if self.stability_window < 1:
             raise ValueError(f"pruning stability_window must be >= 1 image, got {self.stability_window!r}")
-        if _is_conductance(self.constant):
+        if isinstance(self.constant, str):
+            if self.constant != KEEP:
+                raise ValueError(
+                    f"pruning constant must be a weight in [0, 1], a conductance, None or "
+                    f"{KEEP!r}; got {self.constant!r}"
+                )
+        elif _is_conductance(self.constant):
             if not float(self.constant) > 0:
                 raise ValueError(f"pruning constant must be a positive conductance, got {self.constant!r}")
         elif self.constant is not None and not (
@@ -133,7 +159,7 @@ class PruningSchedule:
 
     def for_card(self, card: DeviceCard) -> PruningSchedule:
         """This schedule with ``constant`` as a weight of ``card`` (checks a conductance's range)."""
-        if not _is_conductance(self.constant):
+        if isinstance(self.constant, str) or not _is_conductance(self.constant):
             return self
         g = float(self.constant)
         if not card.g_min <= g <= card.g_max:
@@ -146,7 +172,7 @@ class PruningSchedule:
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description (for checkpoints and results)."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        if _is_conductance(self.constant):
+        if not isinstance(self.constant, str) and _is_conductance(self.constant):
             out["constant"] = repr(self.constant)
         return out
 
@@ -195,11 +221,15 @@ def select_matured(
     criterion: Criterion = "lowest",
     scope: Scope = "per_neuron",
     previous_weights: np.ndarray | None = None,
+    window_pulses: np.ndarray | None = None,
+    levels: int | None = None,
 ) -> np.ndarray:
     """Boolean mask of synapses to prune now so that ``fraction`` of them are pruned in all.
 
     ``pruned`` marks synapses pruned at earlier events (never selected again);
-    ``previous_weights`` is needed for ``criterion="stable"``.
+    ``previous_weights`` is needed for ``criterion="stable"`` and ``"settled"``,
+    which also needs ``window_pulses`` (pulses each synapse received since
+    ``previous_weights``) and the card's ``levels`` (pulses per unit weight).
     """
     weights = _check_weights(weights)
     pruned = np.asarray(pruned, dtype=bool)
@@ -207,15 +237,23 @@ def select_matured(
         raise ValueError(f"pruned mask shape {pruned.shape} differs from weights {weights.shape}")
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"pruning fraction must lie in [0, 1), got {fraction!r}")
+    tie = np.zeros_like(weights)
     if criterion == "lowest":
         score = weights.copy()
-    elif criterion == "stable":
+    elif criterion in HISTORY_CRITERIA:
         if previous_weights is None:
-            raise ValueError("criterion 'stable' needs previous_weights")
+            raise ValueError(f"criterion {criterion!r} needs previous_weights")
         previous = _check_weights(previous_weights, "previous_weights")
         if previous.shape != weights.shape:
             raise ValueError("previous_weights and weights differ in shape")
         score = np.abs(weights - previous)
+        if criterion == "settled":
+            if window_pulses is None or levels is None:
+                raise ValueError("criterion 'settled' needs window_pulses and levels")
+            pulses = _check_weights(window_pulses, "window_pulses")
+            if pulses.shape != weights.shape:
+                raise ValueError("window_pulses and weights differ in shape")
+            score, tie = -(pulses - score * levels), score
     else:
         raise ValueError(f"unknown pruning criterion {criterion!r}")
     score[pruned] = np.inf  # already pruned: never chosen again
@@ -223,7 +261,7 @@ def select_matured(
         n_inputs = weights.shape[0]
         target = int(np.floor(fraction * n_inputs + 1e-9))
         need = np.maximum(target - pruned.sum(axis=0), 0)
-        order = np.argsort(score, axis=0, kind="stable")
+        order = np.lexsort((tie, score), axis=0)
         ranks = np.empty_like(order)
         np.put_along_axis(ranks, order, np.arange(n_inputs)[:, None], axis=0)
         return ranks < need[None, :]
@@ -231,7 +269,7 @@ def select_matured(
         target = int(np.floor(fraction * weights.size + 1e-9))
         need = max(target - int(pruned.sum()), 0)
         flat = np.zeros(weights.size, dtype=bool)
-        flat[np.argsort(score, axis=None, kind="stable")[:need]] = True
+        flat[np.lexsort((tie.ravel(), score.ravel()))[:need]] = True
         return flat.reshape(weights.shape)
     raise ValueError(f"unknown pruning scope {scope!r}")
 
@@ -242,20 +280,26 @@ def prune(
     event: PruningEvent,
     schedule: PruningSchedule,
     previous_weights: np.ndarray | None = None,
+    window_pulses: np.ndarray | None = None,
+    levels: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply one pruning event.
+    """Apply one pruning event (history arguments as :func:`select_matured`).
 
     Returns ``(new_weights, new_pruned, selected)``: soft-pruned synapses take
-    the schedule's constant (or the mean of the selected weights), hard-pruned
+    the schedule's constant (the mean of the selected weights, or their own
+    weight for ``"keep"``), hard-pruned
     ones 0; ``new_pruned`` is the frozen mask to hand to the synapse model.
     """
     weights = _check_weights(weights)
     selected = select_matured(
-        weights, pruned, event.fraction, schedule.criterion, schedule.scope, previous_weights
+        weights, pruned, event.fraction, schedule.criterion, schedule.scope, previous_weights,
+        window_pulses, levels,
     )
     new_weights = weights.copy()
     if schedule.kind == "hard":
         new_weights[selected] = 0.0
+    elif schedule.constant == KEEP:
+        pass
     elif schedule.constant is not None:
         new_weights[selected] = schedule.constant
     elif schedule.scope == "per_neuron":
@@ -291,8 +335,8 @@ def prune_trained_state(
     card = load_card(card if card is not None else state.card)
     schedule = PruningSchedule(final_fraction=fraction, kind=kind, criterion=criterion,
                                scope=scope, constant=constant).for_card(card)
-    if criterion == "stable":
-        raise ValueError("criterion 'stable' needs the weights' history: prune during training")
+    if criterion in HISTORY_CRITERIA:
+        raise ValueError(f"criterion {criterion!r} needs the weights' history: prune during training")
     w = np.asarray(state.w, dtype=float)
     frozen = np.zeros(w.shape, bool) if state.frozen is None else np.asarray(state.frozen, bool)
     removed = np.zeros(w.shape, bool) if state.removed is None else np.asarray(state.removed, bool)

@@ -52,8 +52,9 @@ class SweepConfig:
     steps: int = 1
     criterion: str = "lowest"
     scope: str = "per_neuron"
-    #: weight in [0, 1] given to soft-pruned synapses; None: the mean of those frozen
-    constant: float | None = None
+    #: weight in [0, 1] given to soft-pruned synapses; None: the mean of those frozen;
+    #: "keep": each at its present weight
+    constant: float | str | None = None
     #: "after": hard-prune the trained unpruned network; "during": like the soft schedule
     hard: str = "after"
     label_images: int = 1000
@@ -80,7 +81,10 @@ class SweepConfig:
             raise ValueError(f"hard must be 'after' or 'during', got {self.hard!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
-        if self.constant is not None and not 0.0 <= self.constant <= 1.0:
+        if isinstance(self.constant, str):
+            if self.constant != "keep":
+                raise ValueError(f"constant must be a weight in [0, 1] or 'keep', got {self.constant!r}")
+        elif self.constant is not None and not 0.0 <= self.constant <= 1.0:
             raise ValueError(f"constant is a weight and must lie in [0, 1], got {self.constant!r}")
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
@@ -128,6 +132,19 @@ def _evaluate(state, params, config: SweepConfig, data, seed: int) -> dict[str, 
     return {"accuracy": evaluation["accuracy"], "inference_energy": report.to_dict()}
 
 
+def _folder_name(config: SweepConfig, kind: str, fraction: float, seed: int, pruned: bool) -> str:
+    """Checkpoint folder of one configuration: the settings that change its training."""
+    if not pruned:
+        return f"none-{fraction:g}-seed{seed}"
+    tags = ""
+    if config.criterion != "lowest":
+        tags += f"-{config.criterion}"
+    if kind == "soft" and config.constant is not None:
+        c = config.constant
+        tags += f"-c{c}" if isinstance(c, str) else f"-c{c:g}"
+    return f"{kind}-{fraction:g}{tags}-seed{seed}"
+
+
 def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: int,
                         out: Path) -> list[dict[str, Any]]:
     """Train one configuration (resuming from its checkpoint) and return its table rows."""
@@ -141,8 +158,7 @@ def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: i
     (x, y), _ = data
     params = DiehlCookParameters(n_neurons=config.neurons)
     schedule = config.schedule(fraction, kind) if fraction > 0 else None
-    constant = f"-c{config.constant:g}" if schedule and kind == "soft" and config.constant is not None else ""
-    folder = out / f"{kind if schedule else 'none'}-{fraction:g}{constant}-seed{seed}"
+    folder = out / _folder_name(config, kind, fraction, seed, schedule is not None)
     folder.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(x[: config.images], y[: config.images], config.images, card=config.card,
                       params=params, seed=seed, slots=config.slots, pruning=schedule,

@@ -43,7 +43,7 @@ from neurocbram.networks.diehl_cook import (
     TrainedState,
     network_key,
 )
-from neurocbram.pruning import PruningSchedule, prune
+from neurocbram.pruning import HISTORY_CRITERIA, PruningSchedule, prune
 from neurocbram.synapse_functions import pulses_to_target
 
 __all__ = [
@@ -156,7 +156,8 @@ class TrainingState:
     frozen: np.ndarray | None = None          # bool: pruned (soft or hard), no more pulses
     removed: np.ndarray | None = None         # bool: hard-pruned (weight 0, not read)
     frozen_skipped: np.ndarray | None = None  # pulses not issued because frozen
-    snapshot_G: np.ndarray | None = None      # conductances for criterion "stable"
+    snapshot_G: np.ndarray | None = None      # conductances for criteria "stable"/"settled"
+    snapshot_pulses: np.ndarray | None = None  # SET + RESET pulses at that time ("settled")
     #: int (N,): 1 where a neuron's weights moved since its last normalisation
     weights_changed: np.ndarray | None = None
     position: int = 0             # images of the stream accepted so far
@@ -178,7 +179,7 @@ class TrainingState:
     HEADER = ("position", "intensity", "chunk", "presentations", "retries", "spikes", "history",
               "pruning_events_done", "ledger", "pulse_history")
     ARRAYS = ("G", "set_scale", "reset_scale", "stuck", "set_pulses", "reset_pulses", "theta",
-              "frozen", "removed", "frozen_skipped", "snapshot_G", "weights_changed",
+              "frozen", "removed", "frozen_skipped", "snapshot_G", "snapshot_pulses", "weights_changed",
               "block_responses", "block_labels", "previous_labels")
 
     def save(self, path: Path, meta: dict[str, Any]) -> Path:
@@ -615,7 +616,7 @@ class Trainer:
 
     # --------------------------------------------------------------- pruning
     def _prune(self, state: TrainingState) -> None:
-        """Apply the pruning events that are due (before a chunk); snapshot for 'stable'."""
+        """Apply the pruning events that are due (before a chunk); snapshot for 'stable'/'settled'."""
         schedule = self.pruning
         if schedule is None:
             return
@@ -623,20 +624,24 @@ class Trainer:
         n = self.params.n_neurons
         while state.pruning_events_done < len(events):
             event = events[state.pruning_events_done]
-            if schedule.criterion == "stable" and state.snapshot_G is None and (
+            if schedule.criterion in HISTORY_CRITERIA and state.snapshot_G is None and (
                 state.position >= event.image - schedule.stability_window
             ):
                 state.snapshot_G = state.G.copy()
+                state.snapshot_pulses = state.set_pulses + state.reset_pulses
             if state.position < event.image:
                 return
             card = self.card
             shape = (N_INPUTS, n)
             w = np.asarray(card.weight(state.G)).reshape(shape)
-            previous = None
-            if schedule.criterion == "stable":
+            previous = window = None
+            if schedule.criterion in HISTORY_CRITERIA:
                 previous = np.asarray(card.weight(state.snapshot_G)).reshape(shape)
+                if state.snapshot_pulses is not None:
+                    window = state.set_pulses + state.reset_pulses - state.snapshot_pulses
+                    window = window.reshape(shape)
             new_w, frozen, selected = prune(
-                w, state.frozen.reshape(shape), event, schedule, previous
+                w, state.frozen.reshape(shape), event, schedule, previous, window, card.levels
             )
             selected = selected.ravel()
             G_new = np.asarray(card.conductance(new_w.ravel()))
@@ -655,7 +660,7 @@ class Trainer:
             state.frozen = frozen.ravel()
             # the weights moved outside the program: normalise every neuron next
             state.weights_changed = np.ones(n, dtype=np.int32)
-            state.snapshot_G = None
+            state.snapshot_G = state.snapshot_pulses = None
             state.pruning_events_done += 1
 
     def _update_history(self, state: TrainingState, responses: np.ndarray, labels: np.ndarray) -> None:

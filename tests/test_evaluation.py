@@ -37,7 +37,7 @@ def _test_images(mnist_dir: Path, n: int) -> np.ndarray:
 
 def _brian2_excitatory_spikes(
     weights, theta, spikes: InputSpikes, b: int, n_steps: int, initial_state: str,
-    integration: str = "exponential_euler",
+    integration: str = "exponential_euler", excitatory=None,
 ):  # fmt: skip
     """Run presentation ``b`` in a Brian2 runtime (numpy) network; return a (steps, N) raster."""
     import brian2 as b2
@@ -48,7 +48,7 @@ def _brian2_excitatory_spikes(
     n = weights.shape[1]
     sel = spikes.presentation_of_spike() == b
     inputs = b2.SpikeGeneratorGroup(784, spikes.index[sel], spikes.step[sel] * DT, dt=DT)
-    exc = excitatory_group(n, learning=False, dt=DT, method=integration)
+    exc = excitatory_group(n, excitatory, learning=False, dt=DT, method=integration)
     exc.theta = theta
     inh = inhibitory_group(n, dt=DT, method=integration)
     if initial_state == "rest":  # the trainer's exact reset; "group" keeps v_rest - 40 mV
@@ -81,8 +81,9 @@ def _brian2_excitatory_spikes(
     ],
 )
 @pytest.mark.parametrize("integration", ["exponential_euler", "euler"])
+@pytest.mark.parametrize("spike_lock", [50 * ms, 5 * ms])
 def test_identical_spike_trains_to_brian2(
-    mnist_dir, case, n, weight_sum, theta_range, intensity, initial_state, integration
+    mnist_dir, case, n, weight_sum, theta_range, intensity, initial_state, integration, spike_lock
 ):
     rng = np.random.default_rng(3)
     weights = rng.uniform(0, 1, (784, n))
@@ -91,14 +92,21 @@ def test_identical_spike_trains_to_brian2(
     images = _test_images(mnist_dir, 2).reshape(2, 784)
     rates = images * (63.75 / 255 * intensity)
     spikes = poisson_input_spikes(rates, 700, DT, rng.integers(0, 2**32, 2))
+    excitatory = ev.ExcitatoryParameters(spike_lock=spike_lock)
     references = [
-        _brian2_excitatory_spikes(weights, theta, spikes, b, 700, initial_state, integration)
+        _brian2_excitatory_spikes(
+            weights, theta, spikes, b, 700, initial_state, integration, excitatory
+        )
         for b in range(2)
     ]
+    intervals = np.concatenate([np.diff(np.flatnonzero(r[:, j])) for r in references for j in range(n)])
+    if case == "high_activity":  # the lock decides: without it, spikes follow closer
+        assert (intervals < 100).any() == (spike_lock < 50 * ms)
+    assert intervals.min(initial=10**6) >= round(spike_lock / DT)
     for engine in ENGINES:
         counts, raster = simulate_presentations(
             weights, theta, spikes, engine=engine, record=True, initial_state=initial_state,
-            integration=integration,
+            integration=integration, excitatory=excitatory,
         )  # fmt: skip
         for b, reference in enumerate(references):
             assert reference.sum() >= 4, "the case must produce spikes to be meaningful"
@@ -246,6 +254,7 @@ def test_constants_follow_brian2_timestep():
         w_exc_inh=10.4, w_inh_exc=17.0,
     )  # fmt: skip
     assert (c.n_steps, c.exc_refractory_steps, c.inh_refractory_steps) == (700, 10, 4)
+    assert c.exc_lock_steps == 100  # the published code's 50 ms threshold gate
     assert c.exc_v_initial == pytest.approx(-0.065) and c.exc_c_ge == -0.5
     group = ev.NetworkConstants.from_parameters(
         ev.ExcitatoryParameters(), ev.InhibitoryParameters(), dt=DT, duration=350 * ms,

@@ -91,6 +91,23 @@ def test_soft_pruning_freezes_synapses_at_the_constant_and_saves_pulses(mnist) -
     assert plain.pulses_between(start) > 2 * soft.pulses_between(start)
 
 
+def test_settled_pruning_freezes_the_busy_synapses_in_place(mnist) -> None:
+    x, y = mnist
+    schedule = PruningSchedule(final_fraction=0.25, start_image=100, end_image=100,
+                               criterion="settled", constant="keep", stability_window=60)
+    result = _train(x[:200], y[:200], 200, pruning=schedule)
+    state = result.state
+    frozen = state.frozen
+    assert np.all(frozen.sum(axis=0) == N_INPUTS // 4) and state.removed.sum() == 0
+    # the criterion chose synapses that were being written, not the silent background
+    # (whose pulses come from normalisation only; the lowest weights would be those)
+    pulses = state.set_pulses + state.reset_pulses
+    assert pulses[frozen].mean() > 1.2 * pulses[~frozen].mean()
+    assert result.counts.skipped_frozen > 0
+    # "keep": no programming, the frozen weights stay where they were (not one value)
+    assert np.unique(state.w[frozen]).size > 100
+
+
 def test_hard_pruning_removes_synapses_and_reads(mnist) -> None:
     x, y = mnist
     schedule = PruningSchedule(final_fraction=0.5, start_image=50, end_image=100, steps=2,

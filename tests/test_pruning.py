@@ -56,6 +56,8 @@ def test_soft_pruning_sets_the_mean_or_the_constant_and_hard_pruning_zero():
     assert np.all(fixed[sel] == 0.05)
     hard, _, sel = prune(w, none, event, PruningSchedule(final_fraction=0.5, kind="hard"))
     assert np.all(hard[sel] == 0.0) and np.array_equal(hard[~sel], w[~sel])
+    kept, frozen, sel = prune(w, none, event, PruningSchedule(final_fraction=0.5, constant="keep"))
+    assert np.array_equal(kept, w) and np.array_equal(frozen, sel) and sel.sum() == 25 * 6
 
 
 def test_stable_criterion_picks_the_weights_that_moved_least():
@@ -67,6 +69,23 @@ def test_stable_criterion_picks_the_weights_that_moved_least():
     assert not selected[:10].any()
     with pytest.raises(ValueError, match="previous_weights"):
         select_matured(moved, np.zeros_like(moved, dtype=bool), 0.5, criterion="stable")
+
+
+def test_settled_criterion_picks_busy_synapses_whose_pulses_cancelled():
+    previous = np.full((6, 2), 0.3)
+    now = previous.copy()
+    now[1] += 0.2  # 20 net pulses of 100 levels: still learning
+    pulses = np.array([[40, 40], [30, 30], [0, 0], [10, 10], [0, 0], [25, 25]], dtype=float)
+    now[4] += 0.01  # silent but moved a little (normalisation)
+    selected = select_matured(now, np.zeros_like(now, dtype=bool), 0.5, criterion="settled",
+                              previous_weights=previous, window_pulses=pulses, levels=100)
+    # cancelled pulses: 40, 30 - 20 = 10, 0, 10, 0 - 1, 25 -> inputs 0, 5, then 3 (ties with
+    # input 1 on cancelled pulses, but moved less)
+    assert np.flatnonzero(selected[:, 0]).tolist() == [0, 3, 5]
+    assert np.array_equal(selected[:, 0], selected[:, 1])
+    with pytest.raises(ValueError, match="needs window_pulses and levels"):
+        select_matured(now, np.zeros_like(now, dtype=bool), 0.5, criterion="settled",
+                       previous_weights=previous)
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
@@ -91,6 +110,8 @@ def test_constant_outside_the_card_range_is_rejected():
         PruningSchedule(constant=1.2)
     with pytest.raises(ValueError, match="hard pruning removes synapses"):
         PruningSchedule(kind="hard", constant=0.1)
+    with pytest.raises(ValueError, match="'keep'; got 'mean'"):
+        PruningSchedule(constant="mean")
 
 
 def test_constant_conductance_outside_the_card_range_names_the_card():

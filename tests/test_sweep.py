@@ -48,8 +48,21 @@ def test_sweep_writes_the_table_and_figures(tmp_path: Path, mnist_dir: Path) -> 
         ({"prune_start": 0.6, "prune_end": 0.4}, "prune_start and prune_end"),
         ({"hard": "later"}, "hard must be"),
         ({"constant": 1.5}, "constant is a weight"),
+        ({"constant": "mean"}, "constant must be a weight in \\[0, 1\\] or 'keep'"),
     ],
 )
 def test_sweep_rejects_bad_configurations(options, message) -> None:
     with pytest.raises(ValueError, match=message):
         SweepConfig(**options)
+
+
+def test_constant_option_reads_a_weight_or_keep() -> None:
+    import argparse
+
+    from neurocbram.commands.sweep import pruning_constant
+
+    assert pruning_constant("keep") == "keep"
+    assert pruning_constant("0.05") == 0.05
+    assert pruning_constant("mean") is None
+    with pytest.raises(argparse.ArgumentTypeError, match="'mean', got 'half'"):
+        pruning_constant("half")

@@ -15,9 +15,21 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "add_arguments", "pruning_constant", "run"]
 
 HELP = "sweep the pruned fraction for soft- and hard-pruning (accuracy, pulses, energy)"
+
+
+def pruning_constant(text: str) -> float | str | None:
+    """``--constant``: a weight, ``keep``, or ``mean`` (None: the mean of the weights frozen)."""
+    if text in ("keep", "mean"):
+        return None if text == "mean" else text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a weight in [0, 1], 'keep' or 'mean', got {text!r}"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune-end", type=float, default=0.5,
                         help="last pruning event, as a fraction of training (default 0.5)")
     parser.add_argument("--steps", type=int, default=1, help="pruning events (default 1)")
-    parser.add_argument("--criterion", choices=["lowest", "stable"], default="lowest")
+    parser.add_argument("--criterion", choices=["lowest", "stable", "settled"], default="lowest")
     parser.add_argument("--scope", choices=["per_neuron", "global"], default="per_neuron")
-    parser.add_argument("--constant", type=float, default=None, metavar="W",
-                        help="weight in [0, 1] of soft-pruned synapses (default: the mean of "
-                             "the weights frozen at each event, per neuron or overall)")
+    parser.add_argument("--constant", type=pruning_constant, default=None, metavar="W",
+                        help="weight in [0, 1] of soft-pruned synapses, 'keep' to freeze "
+                             "each at its present weight, or 'mean' (default): the mean of the "
+                             "weights frozen at each event, per neuron or overall")
     parser.add_argument("--label-images", type=int, default=1000)
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--slots", type=int, default=100,
