@@ -39,10 +39,10 @@ Soft-pruning sets each selected synapse to a constant weight and raises its
 the card's range), else the mean of the weights being frozen at that event, per
 neuron (``per_neuron``) or overall (``global``) -- a non-zero value close to
 where the matured weights sat. ``constant="keep"`` freezes each synapse at its
-present weight instead (no programming): the natural pairing with
-``criterion="stable"``, which selects both settled-low weights and
-saturated-high ones, so that one value per neuron would erase its receptive
-field. Programming the constant costs pulses once (the
+present weight instead (no programming): the natural pairing with the
+history criteria (``"stable"``, ``"settled"``), which select weights at every
+level, so that one value per neuron would erase the receptive field.
+Programming the constant costs pulses once (the
 pulses from ``w`` to ``w_new`` along the card's mean response, rounded, SET or
 RESET: :func:`neurocbram.synapse_functions.pulses_to_target`; counted by the
 training driver); stuck devices keep their value. Hard-pruning selects in the
@@ -103,7 +103,8 @@ class PruningSchedule:
     (Brian2 quantity in siemens, inside the card's range) given to
     soft-pruned synapses, ``None`` for the mean of the weights being frozen,
     ``"keep"`` to freeze each at its present weight.
-    ``stability_window`` (images) is the look-back of ``criterion="stable"``.
+    ``stability_window`` (images) is the look-back of ``criterion="stable"`` and
+    ``"settled"``.
     """
 
     final_fraction: float = 0.75
@@ -287,8 +288,8 @@ def prune(
 
     Returns ``(new_weights, new_pruned, selected)``: soft-pruned synapses take
     the schedule's constant (the mean of the selected weights, or their own
-    weight for ``"keep"``), hard-pruned
-    ones 0; ``new_pruned`` is the frozen mask to hand to the synapse model.
+    weight for ``"keep"``), hard-pruned ones 0; ``new_pruned`` is the frozen
+    mask to hand to the synapse model.
     """
     weights = _check_weights(weights)
     selected = select_matured(

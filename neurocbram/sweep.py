@@ -81,11 +81,9 @@ class SweepConfig:
             raise ValueError(f"hard must be 'after' or 'during', got {self.hard!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
-        if isinstance(self.constant, str):
-            if self.constant != "keep":
-                raise ValueError(f"constant must be a weight in [0, 1] or 'keep', got {self.constant!r}")
-        elif self.constant is not None and not 0.0 <= self.constant <= 1.0:
-            raise ValueError(f"constant is a weight and must lie in [0, 1], got {self.constant!r}")
+        from neurocbram.pruning import PruningSchedule
+
+        PruningSchedule(constant=self.constant)  # checks the constant
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
 

@@ -48,7 +48,7 @@ def test_sweep_writes_the_table_and_figures(tmp_path: Path, mnist_dir: Path) -> 
         ({"prune_start": 0.6, "prune_end": 0.4}, "prune_start and prune_end"),
         ({"hard": "later"}, "hard must be"),
         ({"constant": 1.5}, "constant is a weight"),
-        ({"constant": "mean"}, "constant must be a weight in \\[0, 1\\] or 'keep'"),
+        ({"constant": "mean"}, "constant must be a weight in \\[0, 1\\], a conductance, None or 'keep'"),
     ],
 )
 def test_sweep_rejects_bad_configurations(options, message) -> None:
