@@ -71,7 +71,11 @@ step (``dt/tau_m * (1 + gi) > 2``); with N = 400, after a few hundred images,
 the thresholds of silent neurons relax together, many fire at once and the
 network falls into a storm of thousands of spikes per presentation, its
 thresholds all driven to ~47 mV and its accuracy to chance. Exponential Euler
-is exact for ``v`` at fixed conductances and has no such limit.
+is exact for ``v`` at fixed conductances and has no such limit. That storm was
+seen without the spike lock (below); with it, which caps each neuron at one
+spike per 50 ms, forward Euler stayed stable over a whole epoch at N = 400
+(87.58% vs 88.16% with exponential Euler) and did better at N = 100 (82.03% vs
+79.08%; CBRAM, 60,000 images, one seed each).
 
 **Weight normalisation by pulses.** Diehl & Cook rescale every neuron's incoming
 weights to sum to 78 before each presentation. We do the same on the devices: at

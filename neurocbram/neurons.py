@@ -43,7 +43,8 @@ INTEGRATION_METHODS = ("exponential_euler", "euler")
 #: integrator) overshoots ``E_inh`` once ``dt/tau_membrane * (1 + ge + gi) > 1`` and
 #: diverges above 2: with ``dt = 0.5 ms`` that is ~12 (resp. ~24) inhibitory spikes
 #: of weight 17 in one step, which a few hundred neurons whose thresholds relaxed
-#: together produce, starting a self-sustaining storm of spikes.
+#: together produce, starting a self-sustaining storm of spikes (seen before the
+#: 50 ms ``spike_lock`` was added; see :mod:`neurocbram.networks.diehl_cook`).
 DEFAULT_INTEGRATION = "exponential_euler"
 
 
