@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from neurocbram.commands.sweep import pruning_constant
+from neurocbram.pruning import CRITERIA
 
 
 def ledger_overhead(neurons: int, images: int, card: str, mnist: str | None) -> dict:
@@ -73,7 +74,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=2000)
     parser.add_argument("--prune-at", type=float, default=0.5,
                         help="pruning event as a fraction of training (default 0.5)")
-    parser.add_argument("--criterion", choices=["lowest", "stable", "settled"], default="settled",
+    parser.add_argument("--criterion", choices=CRITERIA, default="settled",
                         help="what counts as matured (default settled: pulses cancelled most)")
     parser.add_argument("--constant", type=pruning_constant, default="keep",
                         help="weight of frozen synapses, 'keep' (default: each at its present "

@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from neurocbram.networks.diehl_cook import TrainedState
 
 __all__ = [
+    "CRITERIA",
     "KEEP",
     "PruningSchedule",
     "PruningEvent",
@@ -80,6 +81,8 @@ KEEP = "keep"
 Criterion = Literal["lowest", "stable", "settled"]
 #: criteria that compare with the state ``stability_window`` images before the event
 HISTORY_CRITERIA = ("stable", "settled")
+#: every criterion, for command-line choices
+CRITERIA = ("lowest", *HISTORY_CRITERIA)
 Scope = Literal["per_neuron", "global"]
 Kind = Literal["soft", "hard"]
 
@@ -124,7 +127,7 @@ class PruningSchedule:
             )
         if self.kind not in ("soft", "hard"):
             raise ValueError(f"pruning kind must be 'soft' or 'hard', got {self.kind!r}")
-        if self.criterion not in ("lowest", *HISTORY_CRITERIA):
+        if self.criterion not in CRITERIA:
             raise ValueError(
                 f"pruning criterion must be 'lowest', 'stable' or 'settled', got {self.criterion!r}"
             )

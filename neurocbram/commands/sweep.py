@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurocbram.pruning import CRITERIA, KEEP
+
 __all__ = ["HELP", "add_arguments", "pruning_constant", "run"]
 
 HELP = "sweep the pruned fraction for soft- and hard-pruning (accuracy, pulses, energy)"
@@ -22,7 +24,7 @@ HELP = "sweep the pruned fraction for soft- and hard-pruning (accuracy, pulses, 
 
 def pruning_constant(text: str) -> float | str | None:
     """``--constant``: a weight, ``keep``, or ``mean`` (None: the mean of the weights frozen)."""
-    if text in ("keep", "mean"):
+    if text in (KEEP, "mean"):
         return None if text == "mean" else text
     try:
         return float(text)
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune-end", type=float, default=0.5,
                         help="last pruning event, as a fraction of training (default 0.5)")
     parser.add_argument("--steps", type=int, default=1, help="pruning events (default 1)")
-    parser.add_argument("--criterion", choices=["lowest", "stable", "settled"], default="lowest")
+    parser.add_argument("--criterion", choices=CRITERIA, default="lowest")
     parser.add_argument("--scope", choices=["per_neuron", "global"], default="per_neuron")
     parser.add_argument("--constant", type=pruning_constant, default=None, metavar="W",
                         help="weight in [0, 1] of soft-pruned synapses, 'keep' to freeze "
