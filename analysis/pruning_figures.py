@@ -43,6 +43,8 @@ FROZEN_RGBA = (0.0, 0.45, 1.0, 0.5)
 REMOVED_RGBA = (0.1, 0.65, 0.2, 0.9)
 
 _KIND_STYLE = {"soft": ("tab:blue", "o-"), "hard": ("tab:red", "s--")}
+#: hard pruning split by when it happened (rows with a ``when`` key)
+_WHEN_STYLE = {"after": ("tab:red", "s--"), "during": ("tab:purple", "^-.")}
 _COMPONENT_COLOURS = {
     "set_pulses": "tab:red",
     "reset_pulses": "tab:orange",
@@ -275,6 +277,11 @@ def _accuracy_rows(table: Sequence[Mapping[str, Any]]) -> list[tuple[str, float,
         kind = row["kind"]
         if kind not in _KIND_STYLE:
             raise ValueError(f"table[{k}] kind must be 'soft' or 'hard', got {kind!r}")
+        when = row.get("when")
+        if kind == "hard" and when is not None:
+            if when not in _WHEN_STYLE:
+                raise ValueError(f"table[{k}] when must be 'after' or 'during', got {when!r}")
+            kind = f"hard ({when} training)"
         fraction, acc = float(row["fraction"]), float(row["accuracy"])
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"table[{k}] fraction must lie in [0, 1], got {fraction}")
@@ -297,7 +304,9 @@ def plot_accuracy_vs_pruned(
     ----------
     table
         Rows ``{"kind": "soft" | "hard", "fraction": 0.75, "accuracy": 0.81, "seed": 0}``
-        (fraction and accuracy as fractions in [0, 1]; other keys are ignored).
+        (fraction and accuracy as fractions in [0, 1]); hard rows may say
+        ``"when": "after" | "during"`` (training), giving one curve each; other
+        keys are ignored.
         Each curve is the mean over the rows (seeds) at each fraction; where some
         fraction has several rows, a min-max band is drawn.
     references
@@ -306,7 +315,8 @@ def plot_accuracy_vs_pruned(
     title, path
         Figure title; if ``path`` is given the figure is saved there (and closed).
 
-    Lines: one per kind (in the order soft, hard, labelled by kind), then one per reference.
+    Lines: one per kind (in the order soft, hard, hard after, hard during; labelled
+    by kind), then one per reference.
     """
     rows = _accuracy_rows(table)
     refs = dict(references or {})
@@ -315,7 +325,8 @@ def plot_accuracy_vs_pruned(
             raise ValueError(f"references[{label!r}] must be an accuracy in [0, 1], got {value}")
     fig = Figure(figsize=(6.5, 4.2), dpi=100)
     ax = fig.subplots()
-    for kind, (colour, style) in _KIND_STYLE.items():
+    styles = {**_KIND_STYLE, **{f"hard ({w} training)": v for w, v in _WHEN_STYLE.items()}}
+    for kind, (colour, style) in styles.items():
         mine = [(f, a) for k, f, a in rows if k == kind]
         if not mine:
             continue
@@ -323,7 +334,8 @@ def plot_accuracy_vs_pruned(
         per = [np.array([a for f, a in mine if f == x]) for x in fractions]
         mean = np.array([p.mean() for p in per])
         seeds = max(len(p) for p in per)
-        label = f"{kind} pruning" + (f" (mean of {seeds} runs, min-max)" if seeds > 1 else "")
+        label = kind.replace(" (", " pruning (", 1) if "(" in kind else f"{kind} pruning"
+        label += f" (mean of {seeds} runs, min-max)" if seeds > 1 else ""
         ax.plot(100 * fractions, 100 * mean, style, color=colour, label=label)
         if seeds > 1:
             ax.fill_between(100 * fractions, [100 * p.min() for p in per],

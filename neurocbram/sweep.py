@@ -4,9 +4,10 @@ For every seed the sweep trains
 
 * one **unpruned** network (fraction 0), then hard-prunes its trained state
   at every fraction (conventional pruning after training, no retraining,
-  :func:`neurocbram.pruning.prune_trained_state`) -- or, with
+  :func:`neurocbram.pruning.prune_trained_state`, lowest weights) -- or, with
   ``hard="during"``, trains one network per fraction with hard-pruning
-  events at the same schedule as the soft ones;
+  events at the same schedule and selection rule as the soft ones
+  (``hard="both"``: the two); ``hard_fractions`` may differ from the soft ones;
 * one **soft-pruned** network per fraction > 0, frozen by the schedule
   ``PruningSchedule(final_fraction=f, start_image=prune_start * images,
   end_image=prune_end * images, steps=steps)``.
@@ -34,6 +35,8 @@ import numpy as np
 __all__ = ["SweepConfig", "run_sweep", "train_configuration"]
 
 KINDS = ("soft", "hard")
+#: when hard pruning happens: on the trained unpruned network, during training, or both
+HARD_WHEN = ("after", "during", "both")
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,11 @@ class SweepConfig:
     #: weight in [0, 1] given to soft-pruned synapses; None: the mean of those frozen;
     #: "keep": each at its present weight
     constant: float | str | None = None
-    #: "after": hard-prune the trained unpruned network; "during": like the soft schedule
+    #: "after": hard-prune the trained unpruned network; "during": like the soft schedule;
+    #: "both"
     hard: str = "after"
+    #: fractions of hard pruning (None: ``fractions``)
+    hard_fractions: tuple[float, ...] | None = None
     label_images: int = 1000
     test_images: int = 1000
     jobs: int = 2
@@ -66,9 +72,10 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if not self.fractions:
             raise ValueError("fractions: give at least one pruned fraction")
-        for f in self.fractions:
-            if not 0.0 <= f < 1.0:
-                raise ValueError(f"fractions must lie in [0, 1), got {f!r}")
+        for name in ("fractions", "hard_fractions"):
+            for f in getattr(self, name) or ():
+                if not 0.0 <= f < 1.0:
+                    raise ValueError(f"{name} must lie in [0, 1), got {f!r}")
         unknown = sorted(set(self.kinds) - set(KINDS))
         if unknown or not self.kinds:
             raise ValueError(f"kinds must be some of {KINDS}, got {self.kinds!r}")
@@ -77,8 +84,8 @@ class SweepConfig:
                 "prune_start and prune_end are fractions of training with "
                 f"0 <= prune_start <= prune_end < 1, got {self.prune_start}, {self.prune_end}"
             )
-        if self.hard not in ("after", "during"):
-            raise ValueError(f"hard must be 'after' or 'during', got {self.hard!r}")
+        if self.hard not in HARD_WHEN:
+            raise ValueError(f"hard must be one of {HARD_WHEN}, got {self.hard!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
         from neurocbram.pruning import PruningSchedule
@@ -86,6 +93,16 @@ class SweepConfig:
         PruningSchedule(constant=self.constant)  # checks the constant
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
+
+    def fractions_of(self, kind: str) -> tuple[float, ...]:
+        """The pruned fractions of ``kind`` ("soft" or "hard")."""
+        if kind == "hard" and self.hard_fractions is not None:
+            return tuple(self.hard_fractions)
+        return tuple(self.fractions)
+
+    def hard_when(self, when: str) -> bool:
+        """Does hard pruning happen ``when`` ("after" or "during" training)?"""
+        return "hard" in self.kinds and self.hard in (when, "both")
 
     def schedule(self, fraction: float, kind: str):
         """The pruning schedule of one configuration."""
@@ -185,8 +202,8 @@ def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: i
     rows.append({"kind": kind_of_row, "fraction": fraction, "when": "during",
                  "pruned_fraction": result.pruned_fraction,
                  **_evaluate(result.state, params, config, data, seed), **common})
-    if schedule is None and "hard" in config.kinds and config.hard == "after":
-        for f in config.fractions:
+    if schedule is None and config.hard_when("after"):
+        for f in config.fractions_of("hard"):
             if f == 0:
                 continue
             pruned = prune_trained_state(result.state, f, kind="hard", criterion="lowest",
@@ -219,13 +236,9 @@ def run_sweep(config: SweepConfig, out: str | Path, progress: bool = True) -> li
     jobs = []
     for seed in config.seeds:
         jobs.append((config, "none", 0.0, seed, str(out)))
-        for fraction in config.fractions:
-            if fraction == 0:
-                continue
-            if "soft" in config.kinds:
-                jobs.append((config, "soft", fraction, seed, str(out)))
-            if "hard" in config.kinds and config.hard == "during":
-                jobs.append((config, "hard", fraction, seed, str(out)))
+        kinds = [k for k in KINDS if k in config.kinds and (k == "soft" or config.hard_when("during"))]
+        for kind in kinds:
+            jobs.extend((config, kind, f, seed, str(out)) for f in config.fractions_of(kind) if f > 0)
     rows: list[dict[str, Any]] = []
     context = multiprocessing.get_context("spawn")
     bar = None
@@ -254,13 +267,16 @@ def _figures(rows: list[dict[str, Any]], out: Path) -> None:
     from neurocbram.networks.diehl_cook import TrainedState
 
     table = []
+    hard_when = sorted({r["when"] for r in rows if r["kind"] == "hard"})
+    split = len(hard_when) > 1  # one hard curve per "when"
     for row in rows:
-        kind = "soft" if row["kind"] in ("soft", "none") else "hard"
-        table.append({"kind": kind, "fraction": row["fraction"], "accuracy": row["accuracy"],
-                      "seed": row["seed"]})
-        if row["kind"] == "none" and "hard" in {r["kind"] for r in rows}:
-            table.append({"kind": "hard", "fraction": 0.0, "accuracy": row["accuracy"],
-                          "seed": row["seed"]})
+        point = {"fraction": row["fraction"], "accuracy": row["accuracy"], "seed": row["seed"]}
+        if row["kind"] == "hard":
+            table.append({"kind": "hard", **point, **({"when": row["when"]} if split else {})})
+            continue
+        table.append({"kind": "soft", **point})
+        if row["kind"] == "none":  # the unpruned network starts every hard curve
+            table.extend({"kind": "hard", **point, **({"when": w} if split else {})} for w in hard_when)
     pruning_figures.plot_accuracy_vs_pruned(
         table, references={"Shi et al. 2018, soft 75%": 0.93},
         path=out / "accuracy_vs_pruned_fraction.png",

@@ -166,6 +166,24 @@ def test_accuracy_vs_pruned_curves_bands_and_references(tmp_path):
     assert labels[2] == "Shi et al. 2018, soft 75%"
 
 
+def test_accuracy_vs_pruned_hard_after_and_during_are_two_curves():
+    table = [
+        {"kind": "soft", "fraction": 0.0, "accuracy": 0.90},
+        {"kind": "hard", "when": "after", "fraction": 0.0, "accuracy": 0.90},
+        {"kind": "hard", "when": "after", "fraction": 0.4, "accuracy": 0.88},
+        {"kind": "hard", "when": "during", "fraction": 0.0, "accuracy": 0.90},
+        {"kind": "hard", "when": "during", "fraction": 0.4, "accuracy": 0.70},
+    ]
+    (ax,) = plot_accuracy_vs_pruned(table).axes
+    _, after, during = ax.get_lines()
+    np.testing.assert_allclose(after.get_ydata(), [90, 88])
+    np.testing.assert_allclose(during.get_ydata(), [90, 70])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["soft pruning", "hard pruning (after training)", "hard pruning (during training)"]
+    with pytest.raises(ValueError, match=r"table\[0\] when must be 'after' or 'during'"):
+        plot_accuracy_vs_pruned([{"kind": "hard", "when": "later", "fraction": 0.1, "accuracy": 0.5}])
+
+
 @pytest.mark.parametrize(
     ("table", "references", "message"),
     [

@@ -40,6 +40,27 @@ def test_sweep_writes_the_table_and_figures(tmp_path: Path, mnist_dir: Path) -> 
         assert (out / name).stat().st_size > 1000
 
 
+def test_sweep_hard_pruning_after_and_during(tmp_path: Path, mnist_dir: Path) -> None:
+    from neurocbram.sweep import run_sweep
+
+    config = SweepConfig(fractions=(0.0, 0.5), kinds=("soft", "hard"), hard="both",
+                         hard_fractions=(0.25,), neurons=20, images=120, label_images=100,
+                         test_images=100, slots=50, jobs=2, mnist=str(mnist_dir))
+    rows = run_sweep(config, tmp_path, progress=False)
+    got = {(r["kind"], r["when"], r["fraction"]) for r in rows}
+    assert got == {("none", "during", 0.0), ("soft", "during", 0.5), ("hard", "after", 0.25),
+                   ("hard", "during", 0.25)}
+    by = {(r["kind"], r["when"]): r for r in rows}
+    plain, after, during = by[("none", "during")], by[("hard", "after")], by[("hard", "during")]
+    assert after["set_pulses"] == plain["set_pulses"]  # pruned once trained: same training
+    assert after["skipped_frozen"] == plain["skipped_frozen"] == 0
+    assert during["skipped_frozen"] > 0  # removed during training: the rule's pulses not issued
+    for r in (after, during):
+        assert r["pruned_fraction"] == pytest.approx(0.25, abs=1 / 784)
+    assert (tmp_path / "hard-0.25-seed0" / "trained_state.npz").exists()
+    assert not (tmp_path / "hard-0.5-seed0").exists()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -47,6 +68,7 @@ def test_sweep_writes_the_table_and_figures(tmp_path: Path, mnist_dir: Path) -> 
         ({"kinds": ("soft", "medium")}, "kinds must be some of"),
         ({"prune_start": 0.6, "prune_end": 0.4}, "prune_start and prune_end"),
         ({"hard": "later"}, "hard must be"),
+        ({"hard_fractions": (0.4, 1.2)}, "hard_fractions must lie in"),
         ({"constant": 1.5}, "constant is a weight"),
         ({"constant": "mean"}, "constant must be a weight in \\[0, 1\\], a conductance, None or 'keep'"),
     ],

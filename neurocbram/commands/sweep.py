@@ -2,7 +2,7 @@
 
 Trains one unpruned network and one soft-pruned network per fraction for
 each seed (parallel processes), hard-prunes the unpruned networks after
-training (or during it, ``--hard during``), tests every configuration on the
+training (or during it with the soft rule, ``--hard during``; ``both``), tests every configuration on the
 same images and writes ``sweep.json`` plus the figures
 ``accuracy_vs_pruned_fraction.png``, ``energy_per_image.png``,
 ``receptive_fields_pruned.png`` and ``pulse_histogram.png``
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from neurocbram.pruning import CRITERIA, KEEP
+from neurocbram.sweep import HARD_WHEN
 
 __all__ = ["HELP", "add_arguments", "pruning_constant", "run"]
 
@@ -39,8 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0, 0.25, 0.5, 0.75, 0.9],
                         help="pruned fractions in [0, 1) (default 0 0.25 0.5 0.75 0.9)")
     parser.add_argument("--kinds", nargs="+", choices=["soft", "hard"], default=["soft", "hard"])
-    parser.add_argument("--hard", choices=["after", "during"], default="after",
-                        help="hard-prune the trained network (default) or during training")
+    parser.add_argument("--hard", choices=HARD_WHEN, default="after",
+                        help="hard-prune the trained network (default), during training with "
+                             "the soft schedule and criterion, or both")
+    parser.add_argument("--hard-fractions", type=float, nargs="+", default=None,
+                        help="pruned fractions of hard pruning (default: --fractions)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--neurons", type=int, default=100)
     parser.add_argument("--images", type=int, default=6000, help="training images (default 6000)")
@@ -73,13 +77,15 @@ def run(args: argparse.Namespace) -> int:
         fractions=tuple(args.fractions), kinds=tuple(args.kinds), seeds=tuple(args.seeds),
         neurons=args.neurons, images=args.images, card=args.card, prune_start=args.prune_start,
         prune_end=args.prune_end, steps=args.steps, criterion=args.criterion, scope=args.scope,
-        constant=args.constant, hard=args.hard, label_images=args.label_images, test_images=args.test_images,
+        constant=args.constant, hard=args.hard,
+        hard_fractions=None if args.hard_fractions is None else tuple(args.hard_fractions),
+        label_images=args.label_images, test_images=args.test_images,
         jobs=args.jobs, mnist=args.mnist, slots=args.slots,
     )  # fmt: skip
     rows = run_sweep(config, Path(args.out), progress=not getattr(args, "quiet", False))
-    print(f"{'kind':>5} {'fraction':>8} {'seed':>4} {'accuracy':>8} {'pulses after start':>18}")
+    print(f"{'kind':>5} {'when':>6} {'fraction':>8} {'seed':>4} {'accuracy':>8} {'pulses after start':>18}")
     for row in rows:
-        print(f"{row['kind']:>5} {row['fraction']:>8.2f} {row['seed']:>4} "
+        print(f"{row['kind']:>5} {row['when']:>6} {row['fraction']:>8.2f} {row['seed']:>4} "
               f"{100 * row['accuracy']:>7.1f}% {row['pulses_after_pruning_start']:>18}",
               file=sys.stdout)
     print(f"results in {args.out}")
