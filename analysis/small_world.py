@@ -677,7 +677,7 @@ def compare_pruning(
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     *,
     sparsities: Sequence[float] = (0.9, 0.97),
-    ps: Sequence[float] = (0.0, 0.1, 1.0),
+    ps: Sequence[float] = (0.0, 0.1, 0.3, 1.0),
     epochs: float = 20.0,
     lr: float = 1e-3,
     sparse_lr: float = 3e-3,

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("lenet300", "lenet5", "lenet5-caffe", "both"), default="both")
     parser.add_argument("--sparsity", type=float, nargs="+", default=[0.9, 0.97])
-    parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 1.0])
+    parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 0.3, 1.0])
     parser.add_argument("--epochs", type=float, default=20.0, help="training epochs of every run")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate, dense and magnitude pruning")
     parser.add_argument("--sparse-lr", type=float, default=3e-3, help="Adam rate, Small-World")

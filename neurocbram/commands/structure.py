@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small subset and short training")
     parser.add_argument("--sparsity", type=float, nargs="+", default=[0.9, 0.97],
                         help="small-world: target weight sparsities in [0, 1)")
-    parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 1.0],
+    parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 0.3, 1.0],
                         help="small-world: rewiring probabilities")
     parser.add_argument("--epochs", type=float, default=20.0,
                         help="small-world: training epochs of every run (dense, Small-World, magnitude)")
