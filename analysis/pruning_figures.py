@@ -42,9 +42,15 @@ FROZEN_RGBA = (0.0, 0.45, 1.0, 0.5)
 #: overlay colour of removed (hard-pruned) synapses: opaque green
 REMOVED_RGBA = (0.1, 0.65, 0.2, 0.9)
 
-_KIND_STYLE = {"soft": ("tab:blue", "o-"), "hard": ("tab:red", "s--")}
-#: hard pruning split by when it happened (rows with a ``when`` key)
-_WHEN_STYLE = {"after": ("tab:red", "s--"), "during": ("tab:purple", "^-.")}
+#: curve key -> (colour, line style, legend label); hard rows with a ``when`` key
+#: ("after" / "during" training) get a curve each
+_CURVES = {
+    "soft": ("tab:blue", "o-", "soft pruning"),
+    "hard": ("tab:red", "s--", "hard pruning"),
+    "hard after": ("tab:red", "s--", "hard pruning (after training)"),
+    "hard during": ("tab:purple", "^-.", "hard pruning (during training)"),
+}
+_HARD_WHEN = ("after", "during")
 _COMPONENT_COLOURS = {
     "set_pulses": "tab:red",
     "reset_pulses": "tab:orange",
@@ -275,13 +281,13 @@ def _accuracy_rows(table: Sequence[Mapping[str, Any]]) -> list[tuple[str, float,
         if missing:
             raise ValueError(f"table[{k}] lacks {', '.join(missing)}")
         kind = row["kind"]
-        if kind not in _KIND_STYLE:
+        if kind not in ("soft", "hard"):
             raise ValueError(f"table[{k}] kind must be 'soft' or 'hard', got {kind!r}")
         when = row.get("when")
         if kind == "hard" and when is not None:
-            if when not in _WHEN_STYLE:
+            if when not in _HARD_WHEN:
                 raise ValueError(f"table[{k}] when must be 'after' or 'during', got {when!r}")
-            kind = f"hard ({when} training)"
+            kind = f"hard {when}"
         fraction, acc = float(row["fraction"]), float(row["accuracy"])
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"table[{k}] fraction must lie in [0, 1], got {fraction}")
@@ -325,8 +331,7 @@ def plot_accuracy_vs_pruned(
             raise ValueError(f"references[{label!r}] must be an accuracy in [0, 1], got {value}")
     fig = Figure(figsize=(6.5, 4.2), dpi=100)
     ax = fig.subplots()
-    styles = {**_KIND_STYLE, **{f"hard ({w} training)": v for w, v in _WHEN_STYLE.items()}}
-    for kind, (colour, style) in styles.items():
+    for kind, (colour, style, label) in _CURVES.items():
         mine = [(f, a) for k, f, a in rows if k == kind]
         if not mine:
             continue
@@ -334,7 +339,6 @@ def plot_accuracy_vs_pruned(
         per = [np.array([a for f, a in mine if f == x]) for x in fractions]
         mean = np.array([p.mean() for p in per])
         seeds = max(len(p) for p in per)
-        label = kind.replace(" (", " pruning (", 1) if "(" in kind else f"{kind} pruning"
         label += f" (mean of {seeds} runs, min-max)" if seeds > 1 else ""
         ax.plot(100 * fractions, 100 * mean, style, color=colour, label=label)
         if seeds > 1:

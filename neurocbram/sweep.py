@@ -236,8 +236,9 @@ def run_sweep(config: SweepConfig, out: str | Path, progress: bool = True) -> li
     jobs = []
     for seed in config.seeds:
         jobs.append((config, "none", 0.0, seed, str(out)))
-        kinds = [k for k in KINDS if k in config.kinds and (k == "soft" or config.hard_when("during"))]
-        for kind in kinds:
+        for kind in config.kinds:
+            if kind == "hard" and not config.hard_when("during"):
+                continue  # hard pruning after training only evaluates the unpruned run
             jobs.extend((config, kind, f, seed, str(out)) for f in config.fractions_of(kind) if f > 0)
     rows: list[dict[str, Any]] = []
     context = multiprocessing.get_context("spawn")

@@ -2,8 +2,8 @@
 
 Trains one unpruned network and one soft-pruned network per fraction for
 each seed (parallel processes), hard-prunes the unpruned networks after
-training (or during it with the soft rule, ``--hard during``; ``both``), tests every configuration on the
-same images and writes ``sweep.json`` plus the figures
+training (or during it with the soft rule, ``--hard during``, or both), tests
+every configuration on the same images and writes ``sweep.json`` plus the figures
 ``accuracy_vs_pruned_fraction.png``, ``energy_per_image.png``,
 ``receptive_fields_pruned.png`` and ``pulse_histogram.png``
 (:mod:`neurocbram.sweep`). Re-running the same command resumes.
