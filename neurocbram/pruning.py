@@ -172,7 +172,7 @@ class PruningSchedule:
 
     def for_card(self, card: DeviceCard) -> PruningSchedule:
         """This schedule with ``constant`` as a weight of ``card`` (checks a conductance's range)."""
-        if isinstance(self.constant, str) or not _is_conductance(self.constant):
+        if not _is_conductance(self.constant):
             return self
         g = float(self.constant)
         if not card.g_min <= g <= card.g_max:
@@ -185,7 +185,7 @@ class PruningSchedule:
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description (for checkpoints and results)."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        if not isinstance(self.constant, str) and _is_conductance(self.constant):
+        if _is_conductance(self.constant):
             out["constant"] = repr(self.constant)
         return out
 
