@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+from neurocbram.commands.train import add_dynamics_arguments
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--card", default="cbram-shi2018")
     parser.add_argument("--label-images", type=int, default=10000)
     parser.add_argument("--test-images", type=int, default=10000)
-    parser.add_argument("--slots", type=int, default=100)
+    parser.add_argument("--slots", type=int, default=250)
     parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
                         help="rest after each presentation, ms (default 150, Diehl & Cook)")
     parser.add_argument("--simulate-rest", action="store_true",
@@ -39,9 +39,7 @@ def main() -> None:
     parser.add_argument("--analog", action="store_true",
                         help="continuous weight updates (ideal reference; linear cards only)")
     parser.add_argument("--checkpoint-every", type=int, default=1000)
-    parser.add_argument("--integration", choices=INTEGRATION_METHODS, default=DEFAULT_INTEGRATION,
-                        help="state updater of the neurons (default exponential_euler; euler as "
-                        "the published code, unstable for large N)")
+    add_dynamics_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="checkpoint folder (default runs/accuracy-N-card)")
     parser.add_argument("--max-minutes", type=float, default=None,
@@ -50,6 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from brian2 import ms
+    from neurocbram.analysis.labelling import accuracy, class_proportions, predict
     from neurocbram.networks.diehl_cook import DiehlCookParameters
 
     from neurocbram.datasets import load_mnist
@@ -62,7 +61,8 @@ def main() -> None:
     (x, y), (tx, ty) = load_mnist("train", progress=False), load_mnist("test", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
                                 simulate_rest=args.simulate_rest,
-                                integration=args.integration, analog=args.analog)
+                                integration=args.integration, depression=args.depression,
+                                analog=args.analog)
     trainer = Trainer(x[: args.images], y[: args.images], args.images * args.epochs,
                       card=args.card, params=params, seed=args.seed, slots=args.slots,
                       checkpoint=out / "checkpoint.npz", checkpoint_every=args.checkpoint_every)
@@ -75,10 +75,19 @@ def main() -> None:
     result.state.save(out / "trained_state.npz")
     evaluation = evaluate_state(result.state, params, x[: args.label_images], y[: args.label_images],
                                 tx[: args.test_images], ty[: args.test_images], seed=args.seed)
+    # Diehl & Cook's vote (mean rate of each class's neurons) and the proportion-weighted one
+    proportions = class_proportions(evaluation["label_responses"], y[: args.label_images])
+    proportion_vote = accuracy(
+        predict(evaluation["test_responses"], evaluation["neuron_labels"], "proportion",
+                proportions),
+        ty[: args.test_images],
+    )
     report = {
         "benchmark": "accuracy",
         "neurons": args.neurons,
         "card": args.card,
+        "integration": args.integration,
+        "depression": args.depression,
         "rest_ms": args.rest,
         "simulate_rest": args.simulate_rest,
         "seed": args.seed,
@@ -88,6 +97,7 @@ def main() -> None:
         "label_images": args.label_images,
         "test_images": args.test_images,
         "test_accuracy": round(evaluation["accuracy"], 4),
+        "test_accuracy_proportion_vote": round(proportion_vote, 4),
         "images_per_second_this_call": round(result.images_per_second, 2),
         "wall_seconds_this_call": round(time.perf_counter() - start, 1),
         "presentations": result.presentations,

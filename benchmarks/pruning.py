@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from neurocbram.commands.sweep import pruning_constant
+from neurocbram.commands.train import add_dynamics_arguments
 from neurocbram.pruning import CRITERIA
 from neurocbram.sweep import HARD_WHEN
 
@@ -89,6 +90,7 @@ def main() -> None:
                         help="hard pruning of the trained network (lowest weights), during "
                              "training with the soft rule, or both (default)")
     parser.add_argument("--jobs", type=int, default=2)
+    add_dynamics_arguments(parser)
     parser.add_argument("--ledger-images", type=int, default=500)
     parser.add_argument("--out", default=None)
     parser.add_argument("--mnist", default=None)
@@ -103,7 +105,8 @@ def main() -> None:
                          prune_start=args.prune_at, prune_end=args.prune_at,
                          criterion=args.criterion, constant=args.constant,
                          label_images=args.label_images, test_images=args.test_images,
-                         jobs=args.jobs, mnist=args.mnist)
+                         jobs=args.jobs, mnist=args.mnist,
+                         integration=args.integration, depression=args.depression)
     start = time.perf_counter()
     rows = run_sweep(config, out, progress=False)
     sweep_seconds = time.perf_counter() - start
@@ -121,6 +124,8 @@ def main() -> None:
         "neurons": args.neurons,
         "train_images": args.images,
         "card": args.card,
+        "integration": args.integration,
+        "depression": args.depression,
         "seeds": args.seeds,
         "pruning_at_image": int(args.prune_at * args.images),
         "criterion": args.criterion,

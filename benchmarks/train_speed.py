@@ -19,7 +19,7 @@ import resource
 import tempfile
 import time
 
-from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+from neurocbram.commands.train import add_dynamics_arguments
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=400)
     parser.add_argument("--images", type=int, default=300, help="images to train on (timed)")
     parser.add_argument("--card", default="cbram-shi2018")
-    parser.add_argument("--slots", type=int, default=100, help="presentation slots per run")
+    parser.add_argument("--slots", type=int, default=250, help="presentation slots per run")
     parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
                         help="rest after each presentation, ms (default 150, Diehl & Cook)")
     parser.add_argument("--simulate-rest", action="store_true",
@@ -35,9 +35,7 @@ def main() -> None:
     parser.add_argument("--make-jobs", type=int, default=1, help="parallel compiler jobs")
     parser.add_argument("--fresh-build", action="store_true",
                         help="build in a temporary folder (time a full compilation)")
-    parser.add_argument("--integration", choices=INTEGRATION_METHODS, default=DEFAULT_INTEGRATION,
-                        help="state updater of the neurons (default exponential_euler; euler as "
-                        "the published code, unstable for large N)")
+    add_dynamics_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -52,7 +50,7 @@ def main() -> None:
     images, labels = load_mnist("train", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
                                 simulate_rest=args.simulate_rest,
-                                integration=args.integration)
+                                integration=args.integration, depression=args.depression)
     trainer = Trainer(images[: args.images], labels[: args.images], args.images,
                       card=args.card, params=params, seed=args.seed, target="standalone",
                       slots=args.slots, make_jobs=args.make_jobs)
@@ -71,6 +69,8 @@ def main() -> None:
         "benchmark": "train_speed",
         "neurons": args.neurons,
         "card": args.card,
+        "integration": args.integration,
+        "depression": args.depression,
         "dt_ms": 0.5,
         "presentation_ms": 350,
         "rest_ms": args.rest,

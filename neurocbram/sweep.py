@@ -66,8 +66,11 @@ class SweepConfig:
     label_images: int = 1000
     test_images: int = 1000
     jobs: int = 2
-    slots: int = 100
+    slots: int = 250  # DEFAULT_SLOTS of the network (not imported here: lazy imports)
     mnist: str | None = None
+    #: the network's state updater and depression mode (see ``DiehlCookParameters``)
+    integration: str = "exponential_euler"
+    depression: str = "per_spike"
 
     def __post_init__(self) -> None:
         if not self.fractions:
@@ -91,8 +94,16 @@ class SweepConfig:
         from neurocbram.pruning import PruningSchedule
 
         PruningSchedule(constant=self.constant)  # checks the constant
+        self.params()  # checks integration and depression
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
+
+    def params(self):
+        """The network's :class:`~neurocbram.networks.diehl_cook.DiehlCookParameters`."""
+        from neurocbram.networks.diehl_cook import DiehlCookParameters
+
+        return DiehlCookParameters(n_neurons=self.neurons, integration=self.integration,
+                                   depression=self.depression)
 
     def fractions_of(self, kind: str) -> tuple[float, ...]:
         """The pruned fractions of ``kind`` ("soft" or "hard")."""
@@ -165,13 +176,12 @@ def train_configuration(config: SweepConfig, kind: str, fraction: float, seed: i
     """Train one configuration (resuming from its checkpoint) and return its table rows."""
     from neurocbram.devices import load_card
     from neurocbram.energy import price
-    from neurocbram.networks.diehl_cook import DiehlCookParameters
     from neurocbram.pruning import prune_trained_state
     from neurocbram.training import Trainer
 
     data = _load_data(config)
     (x, y), _ = data
-    params = DiehlCookParameters(n_neurons=config.neurons)
+    params = config.params()
     schedule = config.schedule(fraction, kind) if fraction > 0 else None
     folder = out / _folder_name(config, kind, fraction, seed, schedule is not None)
     folder.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ from neurocbram.devices import DeviceCard, load_card
 from neurocbram.devices.pulses import STUCK_NONE, sample_population
 from neurocbram.energy import OperationCounts
 from neurocbram.networks.diehl_cook import (
+    DEFAULT_SLOTS,
     N_INPUTS,
     DiehlCookNetwork,
     DiehlCookParameters,
@@ -304,7 +305,7 @@ class Trainer:
         params: DiehlCookParameters | None = None,
         seed: int = 0,
         target: str = "standalone",
-        slots: int = 100,
+        slots: int = DEFAULT_SLOTS,
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 1000,
         record_raster: bool = False,

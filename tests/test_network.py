@@ -239,3 +239,83 @@ def test_a_volley_of_inhibition_and_the_integration_method(method) -> None:
 def test_integration_method_is_checked() -> None:
     with pytest.raises(ValueError, match="integration method must be one of"):
         DiehlCookParameters(integration="rk4")
+
+
+def _depression_expected(pre: dict, post: dict, n: int, slot_ms: float, tau_ms: float,
+                         dt_ms: float) -> np.ndarray:
+    """Diehl & Cook's depression from spike times: ``eta_pre``-free sum over input spikes of
+    ``exp(-(s - t_post)/tau)``, ``t_post`` the neuron's last spike of the same slot before
+    the step of ``s`` (synapses act before the neuron's reset)."""
+    expected = np.zeros((784, n))
+    for j in range(n):
+        post_t = np.asarray(post.get(j, []))
+        for i, pre_t in pre.items():
+            for s in pre_t:
+                slot_start = np.floor(s / slot_ms + 1e-9) * slot_ms
+                earlier = post_t[(post_t >= slot_start - 1e-9) & (post_t < s - 0.5 * dt_ms)]
+                if earlier.size:
+                    expected[i, j] += np.exp(-(s - earlier.max()) / tau_ms)
+    return expected
+
+
+@pytest.mark.parametrize("depression", ["deferred", "per_spike"])
+def test_depression_follows_diehl_cook_in_both_modes(mnist, depression) -> None:
+    """Analog updates, no potentiation or normalisation: the weight lost by each synapse is
+    ``eta_pre * sum exp(-(s - t_post)/tau_post1)`` over its input spikes, whether the
+    depression is applied per input spike or settled at the next spike / slot end."""
+    from brian2 import SpikeMonitor, ms
+
+    (x, y), _ = mnist
+    params = DiehlCookParameters(n_neurons=8, depression=depression, analog=True, c2c=False,
+                                 eta_post=0.0, weight_total=None, max_retries=0)
+    trainer = Trainer(x[:2], y[:2], 2, card="ideal-linear", params=params, seed=5, slots=2,
+                      target="numpy", ledger=False)
+    try:
+        start = trainer.initial_state()
+        trainer.build()
+        inputs = SpikeMonitor(trainer.net.inputs)
+        trainer.net.network.add(inputs)
+        result = trainer.train()
+        excitatory = trainer.net.excitatory_spikes
+        post = {j: t / ms for j, t in excitatory.spike_trains().items()}
+        pre = {i: t / ms for i, t in inputs.spike_trains().items() if len(t)}
+    finally:
+        trainer.close()
+    assert result.spikes > 10 and sum(len(t) for t in pre.values()) > 100
+    card = load_card("ideal-linear")
+    before = card.weight(start.G).reshape(784, 8)
+    lost = before - card.weight(result.state.G).reshape(784, 8)
+    expected = params.eta_pre * _depression_expected(
+        pre, post, 8, float(params.slot_duration / ms), float(params.tau_post1 / ms),
+        float(params.dt / ms))
+    expected *= start.reset_scale.reshape(784, 8)  # device-to-device spread of the steps
+    unclipped = (before > 0.01) & (start.stuck.reshape(784, 8) == 0)
+    assert expected[unclipped].max() > 1e-4  # some synapses were depressed
+    np.testing.assert_allclose(lost[unclipped], expected[unclipped], rtol=1e-6, atol=1e-12)
+
+
+def test_deferred_depression_is_checked() -> None:
+    from brian2 import ms
+
+    with pytest.raises(ValueError, match="depression must be one of"):
+        DiehlCookParameters(depression="later")
+    with pytest.raises(ValueError, match="tau_post1"):
+        DiehlCookParameters(presentation=1000 * ms, tau_post1=20 * ms)
+    DiehlCookParameters(presentation=1000 * ms, tau_post1=20 * ms, depression="per_spike")
+
+
+def test_command_line_choices_mirror_the_library() -> None:
+    """The CLI spells the choices out (fast --help); they must stay the library's."""
+    import argparse
+
+    from neurocbram.commands.train import add_dynamics_arguments
+    from neurocbram.networks.diehl_cook import DEPRESSION_MODES
+    from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+
+    parser = argparse.ArgumentParser()
+    add_dynamics_arguments(parser)
+    actions = {action.dest: action for action in parser._actions}
+    assert set(actions["integration"].choices) == set(INTEGRATION_METHODS)
+    assert actions["integration"].default == DEFAULT_INTEGRATION
+    assert set(actions["depression"].choices) == set(DEPRESSION_MODES)
+    assert actions["depression"].default == DiehlCookParameters().depression

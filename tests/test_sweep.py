@@ -71,11 +71,18 @@ def test_sweep_hard_pruning_after_and_during(tmp_path: Path, mnist_dir: Path) ->
         ({"hard_fractions": (0.4, 1.2)}, "hard_fractions must lie in"),
         ({"constant": 1.5}, "constant is a weight"),
         ({"constant": "mean"}, "constant must be a weight in \\[0, 1\\], a conductance, None or 'keep'"),
+        ({"depression": "never"}, "depression must be one of"),
+        ({"integration": "rk4"}, "integration method must be one of"),
     ],
 )
 def test_sweep_rejects_bad_configurations(options, message) -> None:
     with pytest.raises(ValueError, match=message):
         SweepConfig(**options)
+
+
+def test_sweep_network_follows_the_dynamics_options() -> None:
+    params = SweepConfig(neurons=7, integration="euler", depression="per_spike").params()
+    assert (params.n_neurons, params.integration, params.depression) == (7, "euler", "per_spike")
 
 
 def test_constant_option_reads_a_weight_or_keep() -> None:

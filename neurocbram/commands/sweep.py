@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurocbram.commands.train import add_dynamics_arguments
 from neurocbram.pruning import CRITERIA, KEEP
 from neurocbram.sweep import HARD_WHEN
 
@@ -62,9 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "weights frozen at each event, per neuron or overall")
     parser.add_argument("--label-images", type=int, default=1000)
     parser.add_argument("--test-images", type=int, default=1000)
-    parser.add_argument("--slots", type=int, default=100,
-                        help="presentation slots per compiled run (default 100)")
+    parser.add_argument("--slots", type=int, default=250,
+                        help="presentation slots per compiled run (default 250)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    add_dynamics_arguments(parser)
     parser.add_argument("--out", default="results/sweep")
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
 
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         hard_fractions=None if args.hard_fractions is None else tuple(args.hard_fractions),
         label_images=args.label_images, test_images=args.test_images,
         jobs=args.jobs, mnist=args.mnist, slots=args.slots,
+        integration=args.integration, depression=args.depression,
     )  # fmt: skip
     rows = run_sweep(config, Path(args.out), progress=not getattr(args, "quiet", False))
     print(f"{'kind':>5} {'when':>6} {'fraction':>8} {'seed':>4} {'accuracy':>8} {'pulses after start':>18}")

@@ -17,9 +17,23 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["HELP", "add_arguments", "run", "main"]
+__all__ = ["HELP", "add_arguments", "add_dynamics_arguments", "run", "main"]
 
 HELP = "train the Diehl & Cook network with memristive synapses on MNIST and test it"
+
+
+def add_dynamics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--integration`` and ``--depression`` (also used by the benchmarks)."""
+    # the choices of neurocbram.neurons.INTEGRATION_METHODS and
+    # neurocbram.networks.diehl_cook.DEPRESSION_MODES (not imported: keeps --help fast)
+    parser.add_argument("--integration", choices=("exponential_euler", "euler"),
+                        default="exponential_euler",
+                        help="state updater of the neurons (default exponential_euler; euler as "
+                        "the published code: faster, stable with the spike lock)")
+    parser.add_argument("--depression", choices=("per_spike", "deferred"), default="per_spike",
+                        help="STDP depression at every input spike (default), or summed per "
+                        "synapse and applied when the neuron next spikes or its slot ends "
+                        "(1.5-2x faster; soft-pruned networks lost ~1 point more)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,13 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rest after each presentation, ms (default 150, Diehl & Cook)")
     parser.add_argument("--simulate-rest", action="store_true",
                         help="simulate the rest instead of resetting exactly (slower)")
-    parser.add_argument("--slots", type=int, default=100,
-                        help="presentation slots per compiled run (default 100)")
-    # the choices of neurocbram.neurons.INTEGRATION_METHODS (not imported: keeps --help fast)
-    parser.add_argument("--integration", choices=("exponential_euler", "euler"),
-                        default="exponential_euler",
-                        help="state updater of the neurons (default exponential_euler; euler as "
-                        "the published code, unstable for large N)")
+    parser.add_argument("--slots", type=int, default=250,
+                        help="presentation slots per compiled run (default 250)")
+    add_dynamics_arguments(parser)
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
 
 
@@ -101,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     train_x, train_y = load_mnist("train", args.mnist, progress=not quiet)
     test_x, test_y = load_mnist("test", args.mnist, progress=not quiet)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest, integration=args.integration)
+                                simulate_rest=args.simulate_rest, integration=args.integration,
+                                depression=args.depression)
     trainer = Trainer(
         train_x[: args.images], train_y[: args.images], args.images * args.epochs,
         card=card, params=params, seed=args.seed, target=args.target, slots=args.slots,
