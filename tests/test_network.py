@@ -300,7 +300,7 @@ def test_deferred_depression_is_checked() -> None:
     with pytest.raises(ValueError, match="depression must be one of"):
         DiehlCookParameters(depression="later")
     with pytest.raises(ValueError, match="tau_post1"):
-        DiehlCookParameters(presentation=1000 * ms, tau_post1=20 * ms)
+        DiehlCookParameters(presentation=1000 * ms, tau_post1=20 * ms, depression="deferred")
     DiehlCookParameters(presentation=1000 * ms, tau_post1=20 * ms, depression="per_spike")
 
 
