@@ -62,13 +62,14 @@ the default), every input spike visits all ``N`` of its synapses (a
 ``depression`` pathway after ``transmission``), although only the neurons that
 already spiked in the slot have ``post_trace1 > 0``: at N = 400 this pathway is
 28% of the training time. With ``"deferred"`` the same sum is settled per
-synapse where the neuron acts anyway: each input keeps ``pre_spike_sum = sum_s exp(-(s -
-slot_start)/tau_post1)`` over its spikes of the slot, each neuron ``post_anchor =
-exp((t_post - slot_start)/tau_post1)`` of its last spike, so a synapse owes
-``eta_pre * post_anchor * (pre_spike_sum - depression_mark)``, the mark being
-``pre_spike_sum`` when it last settled. It settles at the neuron's next spike
-(in the ``post`` pathway, a RESET event before the potentiation's SET event) and
-at the last step of the slot (``slot_end`` event, scheduled at ``end``). Each
+synapse where the neuron acts anyway: each input keeps ``pre_spike_sum =
+sum_s exp(-(s - slot_start)/tau_post1)`` over its spikes of the slot, each
+neuron ``post_anchor = exp((t_post - slot_start)/tau_post1)`` of its last
+spike, so a synapse owes ``eta_pre * post_anchor * (pre_spike_sum -
+depression_mark)``, the mark being ``pre_spike_sum`` when it last settled. It
+settles at the neuron's next spike (in the ``post`` pathway, a RESET event
+before the potentiation's SET event) and at the last step of the slot
+(``slot_end`` event, scheduled at ``end``). Each
 synapse loses Diehl & Cook's sum (``tests/test_network.py`` checks both modes
 against the spike times, analog card; an input spike in the step of the
 neuron's spike counts before it in both, its term read from ``spike_term``);
@@ -77,17 +78,21 @@ pending depression (< ``eta_pre`` per input spike, far below one pulse) reaches
 the device up to one slot later, and the stochastic rounding to pulses happens
 once per settlement instead of once per input spike (the same expected pulse
 count, one pulse event instead of many). Measured (N = 400, CBRAM, one epoch,
-exponential Euler unless said): training 1.55x faster (1.9x with forward Euler);
+exponential Euler unless said; accuracies with a first version that counted
+same-step input spikes after the neuron's spike): training 1.55x faster (1.9x
+with forward Euler);
 accuracy 87.70% vs 88.16% per spike (forward Euler 87.84% vs 87.58%), write
 pulses within 1% (16.31 vs 16.28 million); N = 100, forward Euler, seeds 0-2:
 79.87% vs 80.45% mean. But soft-pruning 75% at image 30,000 (``benchmarks/
 pruning.py`` settings) lost more: 85.95-86.87% (four runs, two seeds) vs 87.60 /
 87.70% per spike, against 88.51 / 88.11% unpruned (deferred); the cause is not
 known (counting same-step input spikes before the neuron's spike, as now, did
-not change it). Hence per-spike stays the default; deferred is for fast runs. Each ``dw`` is realised
-by :meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n =
-pulse_count(|dw| * levels)`` SET (dw > 0) or RESET pulses on the device,
-following the card's pulse response. The neuron sees ``w = (G - g_min) / (g_max
+not change it). Hence per-spike stays the default; deferred is for fast runs.
+
+Each ``dw`` is realised by
+:meth:`neurocbram.synapses.MemristiveSynapse.pulse_code`: ``n = pulse_count(|dw|
+* levels)`` SET (dw > 0) or RESET pulses on the device, following the card's
+pulse response. The neuron sees ``w = (G - g_min) / (g_max
 - g_min)``; ``w_max = 1`` is the device's ``g_max``. ``post_trace2`` (and, per
 spike, ``post_trace1``) decays with the neurons' state updater (exact with
 exponential Euler).
@@ -303,7 +308,7 @@ DEPRESSION_STATE = {
         ),
         "neuron_spike": "post_anchor = exp((t - slot_start) / tau_post1)",
         "neuron_slot_start": "post_anchor = 0",
-        "synapse_equations": "depression_mark : 1  # pre_spike_sum_pre when depression was last settled",
+        "synapse_equations": "depression_mark : 1  # pre_spike_sum_pre at the last settlement",
     },
 }
 
@@ -680,6 +685,8 @@ class DiehlCookNetwork:
             model=depression["synapse_equations"],
             on_event=on_event,
             connect=None,
+            # tau_post1, input_dt, presentation: read by the inputs' ``spike_term``
+            # (deferred depression), which Brian2 substitutes into the synaptic code
             namespace={"eta_pre": p.eta_pre, "eta_post": p.eta_post, "tau_post1": p.tau_post1,
                        "input_dt": p.dt, "presentation": p.presentation},
             name="input_synapses",
