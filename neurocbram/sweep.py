@@ -28,9 +28,12 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from neurocbram.networks.diehl_cook import DiehlCookParameters
 
 __all__ = ["SweepConfig", "run_sweep", "train_configuration"]
 
@@ -98,7 +101,7 @@ class SweepConfig:
         if not 1 <= self.images <= 60000:
             raise ValueError(f"images must lie in 1..60000, got {self.images}")
 
-    def params(self):
+    def params(self) -> DiehlCookParameters:
         """The network's :class:`~neurocbram.networks.diehl_cook.DiehlCookParameters`."""
         from neurocbram.networks.diehl_cook import DiehlCookParameters
 

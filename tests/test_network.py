@@ -305,12 +305,14 @@ def test_deferred_depression_is_checked() -> None:
 
 
 def test_command_line_choices_mirror_the_library() -> None:
-    """The CLI spells the choices out (fast --help); they must stay the library's."""
+    """The CLI and the sweep spell choices and defaults out (fast --help, lazy imports);
+    they must stay the library's."""
     import argparse
 
     from neurocbram.commands.train import add_dynamics_arguments
-    from neurocbram.networks.diehl_cook import DEPRESSION_MODES
+    from neurocbram.networks.diehl_cook import DEFAULT_SLOTS, DEPRESSION_MODES
     from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
+    from neurocbram.sweep import SweepConfig
 
     parser = argparse.ArgumentParser()
     add_dynamics_arguments(parser)
@@ -319,3 +321,7 @@ def test_command_line_choices_mirror_the_library() -> None:
     assert actions["integration"].default == DEFAULT_INTEGRATION
     assert set(actions["depression"].choices) == set(DEPRESSION_MODES)
     assert actions["depression"].default == DiehlCookParameters().depression
+    sweep = SweepConfig()
+    assert (sweep.integration, sweep.depression) == (DEFAULT_INTEGRATION,
+                                                     DiehlCookParameters().depression)
+    assert sweep.slots == DEFAULT_SLOTS
