@@ -9,7 +9,7 @@ Paper targets (Diehl & Cook 2015, ideal synapses): 82.9% with N = 100 after
 60,000 images, 87.0% with N = 400 (we compare one epoch).
 
     python benchmarks/accuracy.py --neurons 100 --images 60000 --out runs/acc100
-    python benchmarks/accuracy.py --neurons 400 --images 60000 --card ideal-linear --out runs/acc400i
+    python benchmarks/accuracy.py --neurons 400 --images 60000 --card ideal-linear --analog --out runs/acc400i
     python benchmarks/accuracy.py --neurons 100 --images 2000 --out runs/small   # a short run
 """
 

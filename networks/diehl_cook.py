@@ -84,8 +84,9 @@ with forward Euler);
 accuracy 87.70% vs 88.16% per spike (forward Euler 87.84% vs 87.58%), write
 pulses within 1% (16.31 vs 16.28 million); N = 100, forward Euler, seeds 0-2:
 79.87% vs 80.45% mean. But soft-pruning 75% at image 30,000 (``benchmarks/
-pruning.py`` settings) lost more: 85.95-86.87% (four runs, two seeds) vs 87.60 /
-87.70% per spike, against 88.51 / 88.11% unpruned (deferred); the cause is not
+pruning.py`` settings) lost more: 85.95-86.87% (four runs, seeds 0 and 1) vs
+87.60 / 87.70% (seed 0) and 87.57% (seed 1) per spike, against 88.51 / 88.11%
+unpruned deferred and 88.16 / 87.97% unpruned per spike; the cause is not
 known (counting same-step input spikes before the neuron's spike, as now, did
 not change it). Hence per-spike stays the default; deferred is for fast runs.
 
@@ -109,6 +110,20 @@ seen without the spike lock (below); with it, which caps each neuron at one
 spike per 50 ms, forward Euler stayed stable over a whole epoch at N = 400
 (87.58% vs 88.16% with exponential Euler) and did better at N = 100 (82.03% vs
 79.08%; CBRAM, 60,000 images, one seed each, per-spike depression).
+The two integrators also differ in the charge a synaptic event delivers.
+Exponential Euler decays ``ge`` and ``gi`` exactly between steps but holds them
+fixed within a step, so at dt = 0.5 ms a single event moves ``v`` 26.9% more
+than the continuous equations do for ``ge`` (tau 1 ms) and 12.9% more for ``gi``
+(tau 2 ms). Forward Euler's per-step factor ``1 - dt/tau`` sums to the exact
+charge (within 0.04%; one neuron against dt = 1 us,
+``test_charge_of_one_synaptic_event``). Exponential Euler therefore gives more
+spikes and higher thresholds for the same weights. The ideal analog card (``ideal-linear``,
+``analog=True``, per-spike, seed 0, 60,000 images) reacts to that more than
+CBRAM does: N = 100 gives 77.49% with exponential Euler and 67.62% with forward
+Euler (69.62% with seed 1; the same card pulsed, 67.45%); with forward Euler
+its receptive fields stay blurred: 17% of weights below 0.01, against 29% with exponential Euler.
+At N = 400 the order flips: 88.06% with forward Euler, 87.05% with exponential
+Euler (CBRAM: 87.58 / 88.16%).
 
 **Weight normalisation by pulses.** Diehl & Cook rescale every neuron's incoming
 weights to sum to 78 before each presentation. We do the same on the devices: at
@@ -147,7 +162,13 @@ vs 78.95%; N = 400, 88.16% vs 88.11% with half the write pulses (16.3 vs 31.4
 million).
 
 The input synapses have no transmission delays (the original code draws
-them in 0-10 ms).
+them in 0-10 ms). In Brian 1's STDP on a ``DelayConnection`` (our reading of
+its ``stdp.py``), the weight updates of a synapse run at the spike's arrival,
+using the postsynaptic trace at that time, and the potentiation reads the
+presynaptic trace one delay earlier. Each synapse then acts as if its input
+spike train were shifted by its delay. A shifted Poisson train is again
+Poisson at the same rate, so delays only change the edges of each
+presentation: its first 10 ms, and late spikes that arrive in the rest.
 """
 
 from __future__ import annotations

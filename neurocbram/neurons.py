@@ -45,6 +45,9 @@ INTEGRATION_METHODS = ("exponential_euler", "euler")
 #: of weight 17 in one step, which a few hundred neurons whose thresholds relaxed
 #: together produce, starting a self-sustaining storm of spikes (seen before the
 #: 50 ms ``spike_lock`` was added; see :mod:`neurocbram.networks.diehl_cook`).
+#: Holding ``ge``/``gi`` over a step costs exponential Euler accuracy instead: at
+#: ``dt = 0.5 ms`` each excitatory event moves ``v`` 27% more than the equations do,
+#: each inhibitory one 13% more; forward Euler's charge is exact.
 DEFAULT_INTEGRATION = "exponential_euler"
 
 
