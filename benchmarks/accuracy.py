@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from neurocbram.commands.train import add_dynamics_arguments
+from neurocbram.commands.train import add_dynamics_arguments, add_schedule_arguments
 
 
 def main() -> None:
@@ -31,11 +31,7 @@ def main() -> None:
     parser.add_argument("--card", default="cbram-shi2018")
     parser.add_argument("--label-images", type=int, default=10000)
     parser.add_argument("--test-images", type=int, default=10000)
-    parser.add_argument("--slots", type=int, default=250)
-    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
-                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
-    parser.add_argument("--simulate-rest", action="store_true",
-                        help="simulate the rest instead of resetting exactly (slower)")
+    add_schedule_arguments(parser)
     parser.add_argument("--analog", action="store_true",
                         help="continuous weight updates (ideal reference; linear cards only)")
     parser.add_argument("--checkpoint-every", type=int, default=1000)

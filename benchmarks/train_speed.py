@@ -19,7 +19,7 @@ import resource
 import tempfile
 import time
 
-from neurocbram.commands.train import add_dynamics_arguments
+from neurocbram.commands.train import add_dynamics_arguments, add_schedule_arguments
 
 
 def main() -> None:
@@ -27,11 +27,7 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=400)
     parser.add_argument("--images", type=int, default=300, help="images to train on (timed)")
     parser.add_argument("--card", default="cbram-shi2018")
-    parser.add_argument("--slots", type=int, default=250, help="presentation slots per run")
-    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
-                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
-    parser.add_argument("--simulate-rest", action="store_true",
-                        help="simulate the rest instead of resetting exactly (slower)")
+    add_schedule_arguments(parser)
     parser.add_argument("--make-jobs", type=int, default=1, help="parallel compiler jobs")
     parser.add_argument("--fresh-build", action="store_true",
                         help="build in a temporary folder (time a full compilation)")

@@ -336,7 +336,10 @@ def test_command_line_choices_mirror_the_library() -> None:
     they must stay the library's."""
     import argparse
 
-    from neurocbram.commands.train import add_dynamics_arguments
+    from brian2 import ms
+
+    from neurocbram.commands import sweep as sweep_command
+    from neurocbram.commands.train import add_dynamics_arguments, add_schedule_arguments
     from neurocbram.networks.diehl_cook import DEFAULT_SLOTS, DEPRESSION_MODES
     from neurocbram.neurons import DEFAULT_INTEGRATION, INTEGRATION_METHODS
     from neurocbram.sweep import SweepConfig
@@ -352,3 +355,13 @@ def test_command_line_choices_mirror_the_library() -> None:
     assert (sweep.integration, sweep.depression) == (DEFAULT_INTEGRATION,
                                                      DiehlCookParameters().depression)
     assert sweep.slots == DEFAULT_SLOTS
+    # --rest / --slots of `neurocbram train` and the benchmarks, and the sweep's --slots
+    parser = argparse.ArgumentParser()
+    add_schedule_arguments(parser)
+    defaults = parser.parse_args([])
+    assert defaults.slots == DEFAULT_SLOTS
+    assert defaults.rest * ms == DiehlCookParameters().rest
+    assert defaults.simulate_rest == DiehlCookParameters().simulate_rest
+    parser = argparse.ArgumentParser()
+    sweep_command.add_arguments(parser)
+    assert parser.parse_args([]).slots == DEFAULT_SLOTS

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["HELP", "add_arguments", "add_dynamics_arguments", "run", "main"]
+__all__ = ["HELP", "add_arguments", "add_dynamics_arguments", "add_schedule_arguments", "run", "main"]
 
 HELP = "train the Diehl & Cook network with memristive synapses on MNIST and test it"
 
@@ -34,6 +34,18 @@ def add_dynamics_arguments(parser: argparse.ArgumentParser) -> None:
                         help="STDP depression at every input spike (default), or summed per "
                         "synapse and applied when the neuron next spikes or its slot ends "
                         "(1.5-2x faster; soft-pruned networks lost ~1 point more)")
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--rest``, ``--simulate-rest`` and ``--slots`` (also used by the benchmarks)."""
+    # DiehlCookParameters().rest and neurocbram.networks.diehl_cook.DEFAULT_SLOTS
+    # (not imported: keeps --help fast; tests/test_network.py checks they agree)
+    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
+                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
+    parser.add_argument("--simulate-rest", action="store_true",
+                        help="simulate the rest instead of resetting exactly (slower)")
+    parser.add_argument("--slots", type=int, default=250,
+                        help="presentation slots per compiled run (default 250)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,12 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training images used to label the neurons (default 300)")
     parser.add_argument("--test-images", type=int, default=500,
                         help="test images classified (default 500, at most 10000)")
-    parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
-                        help="rest after each presentation, ms (default 150, Diehl & Cook)")
-    parser.add_argument("--simulate-rest", action="store_true",
-                        help="simulate the rest instead of resetting exactly (slower)")
-    parser.add_argument("--slots", type=int, default=250,
-                        help="presentation slots per compiled run (default 250)")
+    add_schedule_arguments(parser)
     add_dynamics_arguments(parser)
     parser.add_argument("--mnist", metavar="DIR", help="folder of the MNIST files")
 
