@@ -672,6 +672,74 @@ def make_model(name: str, seed: int | None = 0) -> Sequential:
     raise ValueError(f"model must be one of {MODELS}, got {name!r}")
 
 
+#: the training data of :func:`compare_pruning`'s worker processes (inherited through fork)
+_RUN_DATA: tuple | None = None
+
+
+def _set_run_data(data: tuple) -> None:
+    global _RUN_DATA
+    _RUN_DATA = data
+
+
+def _pruning_run(task: tuple) -> tuple[object, float]:
+    """One training run of :func:`compare_pruning` (a separate process when ``jobs > 1``).
+
+    ``task`` = ``(kind, model, seed, epochs, options)`` with ``kind`` ``"dense"``,
+    ``"small-world"`` or ``"magnitude"``; returns the trained ``Sequential``
+    (dense) or :class:`SparseResult`, and the seconds it took.
+    """
+    import time
+
+    from .mlp import Adam
+
+    kind, model, seed, epochs, o = task
+    x, y, xt, yt, inputs = _RUN_DATA
+    t0 = time.time()
+    net = make_model(model, seed)
+    if kind == "dense":
+        train_net(net, x, y, epochs=epochs, seed=seed, optimizer=Adam(o["lr"]), lr_schedule="cosine")
+        return net, time.time() - t0
+    if kind == "small-world":
+        masks = network_small_world_masks(net, o["sparsity"], o["p"], seed=seed, method=o["allocation"],
+                                          inputs=inputs if net.weights[0].ndim == 2 else None)
+        res = train_sparse(net, masks, x, y, xt, yt, epochs=epochs, lr=o["lr"], seed=seed,
+                           method=f"small-world p={o['p']:g}", lr_schedule="cosine")
+        return res, time.time() - t0
+    dens = network_densities(net, o["sparsity"], o["allocation"])
+    res = gradual_magnitude_prune(net, dens, x, y, xt, yt, epochs=epochs, start=o["window"][0],
+                                  end=o["window"][1], lr=o["lr"], seed=seed)
+    return res, time.time() - t0
+
+
+def _run_all(tasks: list[tuple], data: tuple, jobs: int, on_done) -> list:
+    """Results of :func:`_pruning_run` for ``tasks`` in order; ``on_done(i, result)`` as each ends."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if jobs == 1 or len(tasks) == 1:
+        _set_run_data(data)
+        try:
+            out = []
+            for i, task in enumerate(tasks):
+                out.append(_pruning_run(task))
+                on_done(i, out[-1])
+            return out
+        finally:
+            _set_run_data(None)
+    # fork: the workers inherit the data instead of unpickling a copy each
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    out = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
+                             initializer=_set_run_data, initargs=(data,)) as pool:
+        futures = {pool.submit(_pruning_run, task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            i = futures[future]
+            out[i] = future.result()
+            on_done(i, out[i])
+    return out
+
+
 def compare_pruning(
     model: str,
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -687,6 +755,7 @@ def compare_pruning(
     card: str | None = "cbram-shi2018",
     array_sizes: Sequence[int] = (64, 128),
     seed: int = 0,
+    jobs: int = 1,
     log=None,
 ) -> dict:
     """Dense baseline, Small-World (sparse from the start, one run per ``p``) and gradual
@@ -694,24 +763,26 @@ def compare_pruning(
 
     ``data`` = ``(x_train, y_train, x_test, y_test)``; the last ``val_size``
     training samples are held out (never trained on) and are the only data used
-    for choices: the best ``p`` of each sparsity is picked by validation accuracy.
+    for choices: the best ``p`` of each sparsity is picked by validation accuracy
+    (the first in ``ps`` order on a tie).
     Every run uses Adam with cosine learning-rate decay: ``lr`` (dense and
     magnitude) and ``sparse_lr`` (Small-World). ``allocation``: per-layer
     densities (:func:`network_densities`); ``prune_window``: the fractions of the
     run between which magnitude pruning proceeds (:func:`gradual_magnitude_prune`).
     The first layer of an MLP is wired only to pixels that vary in the training
     data, its ring ordered along a Hilbert curve (:func:`image_ring`).
-    ``log(str)`` receives progress lines.
+    The runs are independent and seeded: ``jobs`` processes train them in
+    parallel with the same results as one. ``log(str)`` receives progress lines.
     """
     import time
-
-    from .mlp import Adam
 
     say = log or (lambda s: None)
     for s in sparsities:
         check_sparsity(s)
     for p in ps:
         _check_p(p)
+    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     x, y, xt, yt = data
     if not (0 < val_size < len(x)):
         raise ValueError(f"val_size must lie in (0, {len(x)}), got {val_size!r}")
@@ -719,10 +790,27 @@ def compare_pruning(
     side = int(round(np.sqrt(x.shape[1])))
     inputs = image_ring(active_inputs(x), side) if side * side == x.shape[1] else active_inputs(x)
     t0 = time.time()
-    dense = make_model(model, seed)
-    train_net(dense, x, y, epochs=epochs, seed=seed, optimizer=Adam(lr), lr_schedule="cosine")
+
+    tasks = [("dense", model, seed, epochs, {"lr": lr})]
+    for s in sparsities:
+        tasks += [("small-world", model, seed, epochs, {"sparsity": s, "p": p, "allocation": allocation,
+                                                       "lr": sparse_lr}) for p in ps]
+        tasks.append(("magnitude", model, seed, epochs, {"sparsity": s, "allocation": allocation,
+                                                         "window": prune_window, "lr": lr}))
+
+    def report(i: int, done: tuple) -> None:
+        kind, _, _, _, o = tasks[i]
+        result, seconds = done
+        if kind == "dense":
+            say(f"[{model}] dense: {result.accuracy(xt, yt):.4f} ({seconds:.0f} s)")
+            return
+        name = f"small-world p={o['p']:g}" if kind == "small-world" else "magnitude"
+        say(f"[{model}] s={o['sparsity']:g} {name}: test {result.accuracy:.4f} "
+            f"val {result.net.accuracy(xv, yv):.4f} ({seconds:.0f} s)")
+
+    results = iter(_run_all(tasks, (x, y, xt, yt, inputs), int(jobs), report))
+    dense, _ = next(results)
     acc_dense = dense.accuracy(xt, yt)
-    say(f"[{model}] dense: {acc_dense:.4f} ({time.time() - t0:.0f} s)")
 
     def tiles(ws):
         return {str(n): {k: v for k, v in network_tiles(ws, n).items() if k != "layers"} for n in array_sizes}
@@ -744,30 +832,19 @@ def compare_pruning(
     for s in sparsities:
         best = None
         for p in ps:
-            t1 = time.time()
-            net = make_model(model, seed)
-            masks = network_small_world_masks(net, s, p, seed=seed, method=allocation,
-                                              inputs=inputs if net.weights[0].ndim == 2 else None)
-            res = train_sparse(net, masks, x, y, xt, yt, epochs=epochs, lr=sparse_lr, seed=seed,
-                               method=f"small-world p={p:g}", lr_schedule="cosine")
+            res, _ = next(results)
             row = row_of(res, p=p, target_sparsity=s)
             out["runs"].append(row)
-            say(f"[{model}] s={s:g} small-world p={p:g}: test {res.accuracy:.4f} val {row['val_accuracy']:.4f} "
-                f"({time.time() - t1:.0f} s)")
             if best is None or row["val_accuracy"] > best[1]["val_accuracy"]:
                 best = (res, row)
         best[1]["selected"] = True
-        dens = network_densities(make_model(model, seed), s, allocation)
-        t1 = time.time()
-        mag = gradual_magnitude_prune(make_model(model, seed), dens, x, y, xt, yt, epochs=epochs,
-                                      start=prune_window[0], end=prune_window[1], lr=lr, seed=seed)
+        mag, _ = next(results)
         row = row_of(mag, p=None, target_sparsity=s)
         out["runs"].append(row)
-        say(f"[{model}] s={s:g} magnitude: test {mag.accuracy:.4f} val {row['val_accuracy']:.4f} "
-            f"({time.time() - t1:.0f} s)")
         if card:
             best[1]["card_accuracy"] = card_accuracy(best[0].net, card, xt, yt, seed=seed)
             row["card_accuracy"] = card_accuracy(mag.net, card, xt, yt, seed=seed)
     out["card"] = card
+    out["jobs"] = int(jobs)
     out["seconds"] = round(time.time() - t0, 1)
     return out

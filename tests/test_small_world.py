@@ -207,3 +207,22 @@ def test_gradual_magnitude_pruning_schedule_and_masks():
         assert np.all(w[~m] == 0) and np.count_nonzero(w[m]) > 0.9 * m.sum()
     with pytest.raises(ValueError, match="start"):
         gradual_magnitude_prune(net, [0.5, 0.5], x, y, x, y, start=0.7, end=0.2)
+
+
+def test_compare_pruning_in_parallel_gives_the_same_runs():
+    """The runs are seeded and independent: two worker processes reproduce one process."""
+    from neurocbram.analysis.small_world import compare_pruning
+
+    rng = np.random.default_rng(0)
+    x = rng.random((700, 784)).astype(np.float32)
+    y = x[:, :10].argmax(axis=1)
+    kw = dict(sparsities=[0.9], ps=[0.0, 1.0], epochs=1.0, val_size=200, card=None)
+    one = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=1, **kw)
+    two = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=2, **kw)
+    for result in (one, two):
+        result.pop("seconds"), result.pop("jobs")
+    assert [r["method"] for r in one["runs"]] == ["small-world p=0", "small-world p=1",
+                                             "magnitude (gradual)"]
+    assert one == two
+    with pytest.raises(ValueError, match="jobs"):
+        compare_pruning("lenet300", (x, y, x, y), jobs=0, **kw)

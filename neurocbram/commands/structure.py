@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with the MNIST IDX files (default: $NEUROCBRAM_MNIST, then the cache)")
     parser.add_argument("--card", default="cbram-shi2018", help="device card for the crossbar accuracy ('' = none)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="small-world: training runs in parallel processes (same results; default 1)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the JSON result and figures")
 
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         result: dict = {"benchmark": "small_world"}
         for m in models:
             result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p, epochs=epochs,
-                                        val_size=val_size, card=card, seed=args.seed,
+                                        val_size=val_size, card=card, seed=args.seed, jobs=args.jobs,
                                         log=None if args.quiet else print)
     else:
         from neurocbram.analysis.cgap import run_cgap_experiment
