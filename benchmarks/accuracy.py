@@ -56,7 +56,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (x, y), (tx, ty) = load_mnist("train", progress=False), load_mnist("test", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest,
+                                simulate_rest=args.simulate_rest, carry_over=args.carry_over,
                                 integration=args.integration, depression=args.depression,
                                 analog=args.analog)
     trainer = Trainer(x[: args.images], y[: args.images], args.images * args.epochs,
@@ -86,6 +86,7 @@ def main() -> None:
         "depression": args.depression,
         "rest_ms": args.rest,
         "simulate_rest": args.simulate_rest,
+        "carry_over": args.carry_over,
         "seed": args.seed,
         "train_images": result.images,
         "train_images_requested": args.images * args.epochs,

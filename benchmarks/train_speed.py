@@ -45,7 +45,7 @@ def main() -> None:
 
     images, labels = load_mnist("train", progress=False)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest,
+                                simulate_rest=args.simulate_rest, carry_over=args.carry_over,
                                 integration=args.integration, depression=args.depression)
     trainer = Trainer(images[: args.images], labels[: args.images], args.images,
                       card=args.card, params=params, seed=args.seed, target="standalone",
@@ -71,6 +71,7 @@ def main() -> None:
         "presentation_ms": 350,
         "rest_ms": args.rest,
         "simulate_rest": args.simulate_rest,
+        "carry_over": args.carry_over,
         "slots_per_run": args.slots,
         "images": result.images,
         "presentations": result.presentations,

@@ -476,6 +476,7 @@ class Trainer:
             ctrl.has_image = 0
             ctrl.n_images = n_chunk
             ctrl.intensity = state.intensity
+            net.reset_neurons()  # as a standalone run starts (matters with carry_over)
             exc.theta = state.theta * volt
             exc.weights_changed = state.weights_changed
             S.G[:] = state.G * siemens

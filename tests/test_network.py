@@ -46,6 +46,8 @@ def trained(mnist):
 def test_parameters_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="n_neurons"):
         DiehlCookParameters(n_neurons=0)
+    with pytest.raises(ValueError, match="carry_over=True needs simulate_rest"):
+        DiehlCookParameters(carry_over=True)
     with pytest.raises(ValueError, match="unknown target"):
         Trainer(np.zeros((2, 28, 28)), np.zeros(2), 2, target="gpu")
     with pytest.raises(ValueError, match="n_images"):
@@ -136,6 +138,36 @@ def test_runtime_agrees_with_standalone(mnist) -> None:
     assert theta[1] == pytest.approx(theta[0], rel=0.35)
     for r in (standalone, runtime):  # normalised by pulses: 78 up to their rounding
         np.testing.assert_allclose(r.state.w.sum(axis=0), 78.0, rtol=0.01)
+
+
+def test_carry_over_keeps_the_neurons_state_over_the_rest(mnist) -> None:
+    """carry_over: the next presentation starts where the rest left v (published code);
+    otherwise every slot starts at rest."""
+    from brian2 import StateMonitor, volt
+
+    (x, y), _ = mnist
+    starts = {}
+    for carry in (False, True):
+        params = DiehlCookParameters(n_neurons=5, max_retries=0, simulate_rest=True,
+                                     carry_over=carry)
+        trainer = Trainer(x[:3], y[:3], 3, card=CARD, params=params, seed=0, slots=3,
+                          target="numpy", ledger=False)
+        try:
+            trainer.build()
+            net = trainer.net
+            # v at each slot start, after the resting reset (order 1) if there is one
+            monitor = StateMonitor(net.excitatory, "v", record=True, dt=params.slot_duration,
+                                   when="start", order=2)
+            net.network.add(monitor)
+            result = trainer.train()
+            starts[carry] = monitor.v_[:, 1:3]  # the slots after the first
+        finally:
+            trainer.close()
+        assert result.spikes > 0
+    rest = float(PARAMS.excitatory.v_rest / volt)
+    np.testing.assert_allclose(starts[False], rest)
+    # 150 ms after a presentation, 22% of v's deviation from rest is left
+    assert np.abs(starts[True] - rest).max() > 1e-3
 
 
 def test_rest_applied_at_the_reset_equals_a_simulated_rest() -> None:

@@ -37,13 +37,16 @@ def add_dynamics_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--rest``, ``--simulate-rest`` and ``--slots`` (also used by the benchmarks)."""
+    """``--rest``, ``--simulate-rest``, ``--carry-over`` and ``--slots`` (also used by the benchmarks)."""
     # DiehlCookParameters().rest and neurocbram.networks.diehl_cook.DEFAULT_SLOTS
     # (not imported: keeps --help fast; tests/test_network.py checks they agree)
     parser.add_argument("--rest", type=float, default=150.0, metavar="MS",
                         help="rest after each presentation, ms (default 150, Diehl & Cook)")
     parser.add_argument("--simulate-rest", action="store_true",
                         help="simulate the rest instead of resetting exactly (slower)")
+    parser.add_argument("--carry-over", action="store_true",
+                        help="with --simulate-rest: no reset after the rest, the neurons' state "
+                             "carries over to the next image (as the published code)")
     parser.add_argument("--slots", type=int, default=250,
                         help="presentation slots per compiled run (default 250)")
 
@@ -92,6 +95,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--slots must be >= 1, got {args.slots}")
     if args.rest < 0:
         raise ValueError(f"--rest must be >= 0 ms, got {args.rest}")
+    if args.carry_over and not args.simulate_rest:
+        raise ValueError("--carry-over needs --simulate-rest (the state carries over a simulated rest)")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
@@ -118,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
     train_x, train_y = load_mnist("train", args.mnist, progress=not quiet)
     test_x, test_y = load_mnist("test", args.mnist, progress=not quiet)
     params = DiehlCookParameters(n_neurons=args.neurons, rest=args.rest * ms,
-                                simulate_rest=args.simulate_rest, integration=args.integration,
-                                depression=args.depression)
+                                simulate_rest=args.simulate_rest, carry_over=args.carry_over,
+                                integration=args.integration, depression=args.depression)
     trainer = Trainer(
         train_x[: args.images], train_y[: args.images], args.images * args.epochs,
         card=card, params=params, seed=args.seed, target=args.target, slots=args.slots,
@@ -170,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs": args.epochs,
         "rest_ms": args.rest,
         "simulate_rest": args.simulate_rest,
+        "carry_over": args.carry_over,
         "label_images": args.label_images,
         "test_images": args.test_images,
         "test_accuracy": evaluation["accuracy"],
