@@ -201,7 +201,6 @@ from brian2 import (
     TimedArray,
     linked_var,
     ms,
-    second,
 )
 
 from neurocbram.devices import DeviceCard, load_card
@@ -793,13 +792,10 @@ class DiehlCookNetwork:
         A standalone run starts from it anyway; with ``carry_over`` a runtime
         network would otherwise carry the last chunk's state into the next.
         """
-        for group, rest in ((self.excitatory, self.params.excitatory.v_rest),
-                            (self.inhibitory, self.params.inhibitory.v_rest)):
-            group.v = rest
-            group.ge = 0
-            group.gi = 0
-            group.lastspike = -1e4 * second
-            group.not_refractory = True
+        for group in (self.excitatory, self.inhibitory):
+            for line in RESTING_STATE_NEURONS.strip().splitlines():
+                name, value = (part.strip() for part in line.split("="))
+                setattr(group, name, value)  # a string: evaluated in the group's namespace
 
     @property
     def chunk_duration(self) -> Quantity:

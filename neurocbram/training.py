@@ -476,7 +476,8 @@ class Trainer:
             ctrl.has_image = 0
             ctrl.n_images = n_chunk
             ctrl.intensity = state.intensity
-            net.reset_neurons()  # as a standalone run starts (matters with carry_over)
+            if self.params.carry_over:  # start at rest, as a standalone run does
+                net.reset_neurons()
             exc.theta = state.theta * volt
             exc.weights_changed = state.weights_changed
             S.G[:] = state.G * siemens
