@@ -179,6 +179,12 @@ presynaptic trace one delay earlier. Each synapse then acts as if its input
 spike train were shifted by its delay. A shifted Poisson train is again
 Poisson at the same rate, so delays only change the edges of each
 presentation: its first 10 ms, and late spikes that arrive in the rest.
+Measured once with an experimental patch that is not part of the package
+(fixed per-synapse delays on the 0.5 ms grid in [0, 9.5] ms on the
+transmission and depression pathways, potentiation reading a per-synapse trace
+of the arrived spikes; N = 100, CBRAM, forward Euler, per-spike, simulated rest
+with ``carry_over``, 60,000 images, evaluation without delays): 78.55 / 79.89%
+(seeds 0 / 1) against 79.04 / 81.06% without delays.
 """
 
 from __future__ import annotations
