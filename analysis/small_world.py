@@ -798,25 +798,31 @@ def compare_pruning(
         tasks.append(("magnitude", model, seed, epochs, {"sparsity": s, "allocation": allocation,
                                                          "window": prune_window, "lr": lr}))
 
+    val_accuracy = [0.0] * len(tasks)  # of each run, the only figure the choices read
+
     def report(i: int, done: tuple) -> None:
         kind, _, _, _, o = tasks[i]
         result, seconds = done
+        net = result if kind == "dense" else result.net
+        val_accuracy[i] = net.accuracy(xv, yv)
         if kind == "dense":
-            say(f"[{model}] dense: {result.accuracy(xt, yt):.4f} ({seconds:.0f} s)")
+            say(f"[{model}] dense: val {val_accuracy[i]:.4f} ({seconds:.0f} s)")
             return
         name = f"small-world p={o['p']:g}" if kind == "small-world" else "magnitude"
         say(f"[{model}] s={o['sparsity']:g} {name}: test {result.accuracy:.4f} "
-            f"val {result.net.accuracy(xv, yv):.4f} ({seconds:.0f} s)")
+            f"val {val_accuracy[i]:.4f} ({seconds:.0f} s)")
 
-    results = iter(_run_all(tasks, (x, y, xt, yt, inputs), int(jobs), report))
-    dense, _ = next(results)
+    results = _run_all(tasks, (x, y, xt, yt, inputs), int(jobs), report)
+    dense = results[0][0]
     acc_dense = dense.accuracy(xt, yt)
+    say(f"[{model}] dense: test {acc_dense:.4f}")
 
     def tiles(ws):
         return {str(n): {k: v for k, v in network_tiles(ws, n).items() if k != "layers"} for n in array_sizes}
 
-    def row_of(res: SparseResult, **extra) -> dict:
-        return res.summary() | extra | {"val_accuracy": res.net.accuracy(xv, yv),
+    def row_of(task: int, **extra) -> dict:
+        res = results[task][0]
+        return res.summary() | extra | {"val_accuracy": val_accuracy[task],
                                         "tiles": tiles(res.net.weights), "L_rel": res.metrics["L_rel"],
                                         "C_rel": res.metrics["C_rel"], "params": res.net.n_params(nonzero=True)}
 
@@ -824,22 +830,24 @@ def compare_pruning(
            "allocation": allocation, "prune_window": list(prune_window),
            "train_samples": int(len(x)), "val_samples": int(val_size), "test_samples": int(len(xt)),
            "seed": seed,
-           "dense": {"accuracy": acc_dense, "val_accuracy": dense.accuracy(xv, yv), "params": dense.n_params(),
+           "dense": {"accuracy": acc_dense, "val_accuracy": val_accuracy[0], "params": dense.n_params(),
                      "metrics": structure_metrics(dense.weights, graph=True), "tiles": tiles(dense.weights)},
            "runs": []}
     if card:
         out["dense"]["card_accuracy"] = card_accuracy(dense, card, xt, yt, seed=seed)
+    task = 1  # the sparse runs follow the dense one, in the order of ``tasks``
     for s in sparsities:
         best = None
         for p in ps:
-            res, _ = next(results)
-            row = row_of(res, p=p, target_sparsity=s)
+            row = row_of(task, p=p, target_sparsity=s)
             out["runs"].append(row)
             if best is None or row["val_accuracy"] > best[1]["val_accuracy"]:
-                best = (res, row)
+                best = (results[task][0], row)
+            task += 1
         best[1]["selected"] = True
-        mag, _ = next(results)
-        row = row_of(mag, p=None, target_sparsity=s)
+        mag = results[task][0]
+        row = row_of(task, p=None, target_sparsity=s)
+        task += 1
         out["runs"].append(row)
         if card:
             best[1]["card_accuracy"] = card_accuracy(best[0].net, card, xt, yt, seed=seed)
