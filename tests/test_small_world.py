@@ -148,6 +148,9 @@ def test_cli_rejects_bad_input_before_training(tmp_path):
         args = parser.parse_args(argv + ["--out", str(tmp_path)])
         with pytest.raises(ValueError):
             structure.run(args)
+    args = parser.parse_args(["small-world", "--jobs", "0", "--card", "", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="--jobs must be >= 1"):
+        structure.run(args)
 
 
 def test_hilbert_ring_is_a_path_of_neighbours():

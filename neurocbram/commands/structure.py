@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
         for s in args.sparsity:
             check_sparsity(s)
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
         train_limit, test_limit, epochs, val_size = args.train_limit, args.test_limit, args.epochs, 5000
         if args.quick:
             train_limit, test_limit, epochs, val_size = train_limit or 5000, test_limit or 2000, 2.0, 1000
