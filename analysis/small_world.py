@@ -53,6 +53,12 @@ available to us, so the operational details below are ours and stated here):
   the Watts–Strogatz definitions) for any undirected graph, the unit graph of
   a network (:func:`unit_graph`) and the Watts–Strogatz ring graph
   (:func:`watts_strogatz`).
+
+Measured (``benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity
+0.977 --jobs 2``, seed 0, test accuracy): dense 99.45%; Small-World p = 0 / 0.1
+/ 0.3 / 1: 98.80 / 98.77 / 99.13 / 98.88% (validation picks p = 0.3, tied with
+p = 1 at 99.08%), i.e. 0.32 point below dense; gradual magnitude pruning to the
+same per-layer densities 99.29% (0.16 below). Kept: 2.30% of the weights.
 """
 
 from __future__ import annotations
