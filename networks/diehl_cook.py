@@ -185,6 +185,9 @@ transmission and depression pathways, potentiation reading a per-synapse trace
 of the arrived spikes; N = 100, CBRAM, forward Euler, per-spike, simulated rest
 with ``carry_over``, 60,000 images, evaluation without delays): 78.55 / 79.89%
 (seeds 0 / 1) against 79.04 / 81.06% without delays.
+
+Labelling on the test set itself, as the published evaluation script does,
+does not close the gap either: see :mod:`neurocbram.analysis.labelling`.
 """
 
 from __future__ import annotations
