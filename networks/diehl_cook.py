@@ -706,7 +706,7 @@ class DiehlCookNetwork:
             # the depression owed since the neuron's last spike, settled at its next
             # spike (a RESET event before the potentiation's SET event, one pass over
             # the neuron's synapses) and at the end of the slot
-            depress = mem.pulse_code(DEFERRED_DEPRESSION)
+            depress = mem.pulse_code(DEFERRED_DEPRESSION, direction="reset")
             on_post.update(post=SETTLE_AT_SPIKE + depress + potentiation,
                            depression_at_slot_end=SETTLE_AT_SLOT_END + depress)
             on_event.update(depression_at_slot_end="slot_end")
@@ -714,7 +714,7 @@ class DiehlCookNetwork:
             # a second presynaptic pathway: transmission reads w, then depression writes G
             # (in one block, Brian2 flags the writes to ``ge_post`` next to the random
             # numbers of the pulses as possibly order-dependent)
-            on_pre["depression"] = mem.pulse_code("-eta_pre * post_trace1_post")
+            on_pre["depression"] = mem.pulse_code("-eta_pre * post_trace1_post", direction="reset")
         if p.weight_total is not None:
             # postsynaptic pathways of the "normalise" event: only the synapses of the
             # neurons being normalised run, first summing, then scaling their weights;

@@ -269,13 +269,19 @@ class MemristiveSynapse:
         """Abstract code applying a RESET event of ``n`` pulses (expression or int >= 0)."""
         return self._event_code("reset", set_n=None, reset_n=_expression(n, "n"))
 
-    def pulse_code(self, dw: str | float) -> str:
+    def pulse_code(self, dw: str | float, direction: str = "both") -> str:
         """Abstract code realising a requested weight change ``dw`` as pulses.
 
         ``n = pulse_count(|dw| / dw_per_pulse)`` pulses, SET for ``dw > 0``,
         RESET for ``dw < 0`` (one pulse event; see the module doc). ``dw``
         (dimensionless, weight units) may call ``rand()``: it is evaluated once.
+        ``direction="reset"`` (or ``"set"``) is for a ``dw`` that is never
+        positive (negative): the code then leaves out the other direction,
+        whose arrays it neither reads nor writes (a request of the wrong sign
+        would apply no pulses). Analog synapses ignore it.
         """
+        if direction not in ("both", "set", "reset"):
+            raise ValueError(f"direction must be 'both', 'set' or 'reset', got {direction!r}")
         dw = _dw_expression(dw)
         p = "_memristor_dw"
         if self.analog:
@@ -285,9 +291,9 @@ class MemristiveSynapse:
             f"{p}_n = pulse_round(abs({p}) / dw_per_pulse)",
         ]
         code = "\n".join(lines) + "\n"
-        return code + self._event_code(
-            "dw", set_n=f"{p}_n * int({p} > 0)", reset_n=f"{p}_n * int({p} < 0)"
-        )
+        set_n = f"{p}_n * int({p} > 0)" if direction != "reset" else None
+        reset_n = f"{p}_n * int({p} < 0)" if direction != "set" else None
+        return code + self._event_code("dw", set_n=set_n, reset_n=reset_n)
 
     def program_code(self, dw: str | float) -> str:
         """Abstract code aiming a weight change ``dw`` at its target along the card's ramp.
@@ -346,9 +352,11 @@ class MemristiveSynapse:
             lines.append(f"{q}_n = {q}_requested * int(stuck == 0)")
             counts[direction] = f"{q}_n"
             counted[direction] = f"{q}_requested" if self.count_stuck_pulses else f"{q}_n"
+        # a direction without pulses needs no device scale (1.0: its array is not read)
+        scales = {d: (f"{d}_scale" if d in counted else "1.0") for d in ("set", "reset")}
         lines.append(
-            f"G = memristor_event(G, {counts['set']}, {counts['reset']}, set_scale, "
-            f"reset_scale, c2c_sigma)"
+            f"G = memristor_event(G, {counts['set']}, {counts['reset']}, {scales['set']}, "
+            f"{scales['reset']}, c2c_sigma)"
         )
         for direction, count in counted.items():
             lines.append(f"{direction}_pulses += {count}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -241,6 +243,36 @@ def test_pulse_code_maps_weight_changes_to_pulses():
     set_scale, reset_scale = np.asarray(S.set_scale[:]), np.asarray(S.reset_scale[:])
     expected = (set_pulses * set_scale - reset_pulses * reset_scale) / 32
     np.testing.assert_allclose(w_change[live], expected[live], atol=1e-12)
+
+
+@pytest.mark.parametrize("direction, sign", [("reset", -1.0), ("set", 1.0)])
+def test_one_direction_pulse_code_equals_the_full_code(direction, sign):
+    """For requests of one sign the trimmed code gives the same devices, counters
+    and random stream as the full code, without touching the other direction."""
+    card = make_card("exponential")
+    n = 4000
+    memristor = MemristiveSynapse(card)  # c2c noise on: one normal draw per event
+
+    def run(code_direction: str) -> tuple:
+        source, target = NeuronGroup(n, "dw : 1"), NeuronGroup(n, "")
+        source.dw = sign * np.linspace(0.0, 3.5 / 32, n)  # whole and fractional pulses, and 0
+        S = memristive_synapses(source, target, memristor, w=0.5, seed=4,
+                                connect={"i": np.arange(n), "j": np.arange(n)})
+        S.run_regularly(memristor.pulse_code("dw_pre", direction=code_direction))
+        seed(9)
+        Network(source, target, S).run(3 * defaultclock.dt)
+        return (np.asarray(S.G[:]), np.asarray(S.set_pulses[:]), np.asarray(S.reset_pulses[:]),
+                float(np.random.rand()))
+
+    trimmed, full = run(direction), run("both")
+    for got, want in zip(trimmed, full):
+        np.testing.assert_array_equal(got, want)
+    assert (full[1] if direction == "set" else full[2]).sum() > 0
+    other = "reset" if direction == "set" else "set"
+    code = memristor.pulse_code("dw_pre", direction=direction)
+    assert not re.search(rf"\b{other}_(scale|pulses)\b", code)
+    with pytest.raises(ValueError, match="direction"):
+        memristor.pulse_code("dw_pre", direction="down")
 
 
 def test_user_stdp_rule_composes():
