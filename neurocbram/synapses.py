@@ -275,10 +275,10 @@ class MemristiveSynapse:
         ``n = pulse_count(|dw| / dw_per_pulse)`` pulses, SET for ``dw > 0``,
         RESET for ``dw < 0`` (one pulse event; see the module doc). ``dw``
         (dimensionless, weight units) may call ``rand()``: it is evaluated once.
-        ``direction="reset"`` (or ``"set"``) is for a ``dw`` that is never
-        positive (negative): the code then leaves out the other direction,
-        whose arrays it neither reads nor writes (a request of the wrong sign
-        would apply no pulses). Analog synapses ignore it.
+        ``direction="reset"`` is for a ``dw`` that is never positive
+        (``"set"``: never negative). The code then leaves out the other
+        direction and neither reads nor writes its arrays; a request of the
+        other sign applies no pulses. Analog synapses ignore it.
         """
         if direction not in ("both", "set", "reset"):
             raise ValueError(f"direction must be 'both', 'set' or 'reset', got {direction!r}")
