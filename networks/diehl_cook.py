@@ -90,7 +90,8 @@ once per settlement instead of once per input spike (the same expected pulse
 count, one pulse event instead of many). Measured (N = 400, CBRAM, one epoch,
 exponential Euler unless said; accuracies with a first version that counted
 same-step input spikes after the neuron's spike): training 1.55x faster (1.9x
-with forward Euler);
+with forward Euler); 1.3x since the per-spike pathway leaves out the SET arrays
+(2,000 images: 98-101 vs 74-79 img/s);
 accuracy 87.70% vs 88.16% per spike (forward Euler 87.84% vs 87.58%), write
 pulses within 1% (16.31 vs 16.28 million); N = 100, forward Euler, seeds 0-2:
 79.87% vs 80.45% mean. But soft-pruning 75% at image 30,000 (``benchmarks/
