@@ -10,10 +10,11 @@ mean responses per class, normalised to sum 1 over the classes).
 Responses are spike counts, shape ``(n_images, n_neurons)``, as returned by
 :func:`neurocbram.evaluation.evaluate_responses`.
 
-Which images label the neurons hardly matters. The paper labels them on the
-training set. The published evaluation script loads the same test activity
-for labelling and for scoring (peter-u-diehl/stdp-mnist, GitHub issue #3), so
-it labels in-sample on the test set. We measured 13 trained N = 100 networks
+Which images label the neurons hardly matters. The paper's figures label them
+on all 60,000 training images. The published demo's evaluation script loads
+the same test activity for labelling and for scoring, so it labels in-sample
+on the test set (peter-u-diehl/stdp-mnist: its README says so, and GitHub
+issue #3). We measured 13 trained N = 100 networks
 (CBRAM and ideal cards, both integrators, per-spike and deferred depression;
 10,000 test images). Against labels from the first 10,000 training images
 (the benchmarks' default), the "all"-vote accuracy changed by a mean of
