@@ -10,6 +10,10 @@ a dense layer holds ``W`` of shape ``(n_out, n_in)``, a convolution holds
 ``W`` of shape ``(F, C, kh, kw)``, which maps onto an array as the unrolled
 ``(F, C*kh*kw)`` matrix (see :func:`unrolled`).
 
+The layers compute with the array library of their input, so a network moved
+to an NVIDIA GPU (:meth:`Sequential.to`, CuPy; :mod:`~neurocbram.analysis.backend`)
+trains there with the same code; :func:`train_net` copies the data over once.
+
 Every layer with weights can carry a binary ``mask`` of the weight's shape
 (pruning): the forward pass uses ``W * mask`` implicitly because
 :meth:`Sequential.apply_masks` zeroes the masked weights after every optimizer
@@ -27,9 +31,11 @@ call LeNet-5.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from .backend import array_module, check_device, device_of, to_device, to_numpy
 
 __all__ = [
     "Conv2D",
@@ -58,8 +64,6 @@ class Layer:
     W: np.ndarray | None = None
     b: np.ndarray | None = None
     mask: np.ndarray | None = None
-    #: sum of squared gradients w.r.t. the layer's output in the last backward pass
-    grad_sq: float = 0.0
     dW: np.ndarray | None = None
     db: np.ndarray | None = None
 
@@ -68,6 +72,17 @@ class Layer:
 
     def backward(self, grad: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    _grad_sq: Any = 0.0
+
+    @property
+    def grad_sq(self) -> float:
+        """Sum of squared gradients w.r.t. the layer's output in the last backward pass."""
+        return float(self._grad_sq)  # read when needed: no GPU sync per training step
+
+    def _store_grad_sq(self, g: np.ndarray) -> None:
+        xp = array_module(g)
+        self._grad_sq = xp.sum(xp.square(g, dtype=xp.float64))
 
 
 class Dense(Layer):
@@ -90,7 +105,7 @@ class Dense(Layer):
         return x @ self.W.T + self.b
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        self.grad_sq = float(np.sum(np.square(grad, dtype=np.float64)))  # for growth criteria
+        self._store_grad_sq(grad)  # for growth criteria
         self.dW = grad.T @ self._x
         self.db = grad.sum(axis=0)
         return grad @ self.W
@@ -118,7 +133,7 @@ class Conv2D(Layer):
 
     def _pad(self, x: np.ndarray) -> np.ndarray:
         p = self.padding
-        return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+        return array_module(x).pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         f, c, kh, kw = self.W.shape
@@ -129,7 +144,8 @@ class Conv2D(Layer):
         ho, wo = hp - kh + 1, wp - kw + 1
         if ho < 1 or wo < 1:
             raise ValueError(f"Conv2D input {x.shape[2:]} is smaller than the kernel {(kh, kw)}")
-        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (n, c, ho, wo, kh, kw)
+        windows = array_module(x).lib.stride_tricks.sliding_window_view
+        win = windows(xp, (kh, kw), axis=(2, 3))  # (n, c, ho, wo, kh, kw)
         cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
         out = cols @ self.W.reshape(f, -1).T + self.b  # (n*ho*wo, f)
         if train:
@@ -141,13 +157,13 @@ class Conv2D(Layer):
         n, _, hp, wp = self._xshape
         ho, wo = grad.shape[2], grad.shape[3]
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)
-        self.grad_sq = float(np.sum(np.square(g, dtype=np.float64)))  # for growth criteria
+        self._store_grad_sq(g)  # for growth criteria
         self.dW = (g.T @ self._cols).reshape(self.W.shape)
         self.db = g.sum(axis=0)
         if self.skip_input_grad:
             return None
         dcols = (g @ self.W.reshape(f, -1)).reshape(n, ho, wo, c, kh, kw)
-        dx = np.zeros((n, c, hp, wp), dtype=grad.dtype)
+        dx = array_module(grad).zeros((n, c, hp, wp), dtype=grad.dtype)
         for i in range(kh):
             for j in range(kw):
                 dx[:, :, i:i + ho, j:j + wo] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
@@ -174,13 +190,17 @@ class MaxPool2D(Layer):
         arg = blocks.argmax(axis=-1)
         if train:
             self._arg, self._shape = arg, x.shape
-        return np.take_along_axis(blocks, arg[..., None], axis=-1)[..., 0]
+        return array_module(x).take_along_axis(blocks, arg[..., None], axis=-1)[..., 0]
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         s = self.size
         n, c, h, w = self._shape
-        blocks = np.zeros((n, c, h // s, w // s, s * s), dtype=grad.dtype)
-        np.put_along_axis(blocks, self._arg[..., None], grad[..., None], axis=-1)
+        xp = array_module(grad)
+        if hasattr(xp, "put_along_axis"):
+            blocks = xp.zeros((n, c, h // s, w // s, s * s), dtype=grad.dtype)
+            xp.put_along_axis(blocks, self._arg[..., None], grad[..., None], axis=-1)
+        else:  # older CuPy: the same scatter as a one-hot product
+            blocks = (xp.arange(s * s) == self._arg[..., None]) * grad[..., None]
         return blocks.reshape(n, c, h // s, w // s, s, s).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 
@@ -193,7 +213,7 @@ class ReLU(Layer):
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         if train:
             self._pos = x > 0
-        return np.maximum(x, 0)
+        return array_module(x).maximum(x, 0)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad * self._pos
@@ -247,9 +267,31 @@ class Sequential:
         """Number of weights and biases (``nonzero``: weights that are not 0, plus biases)."""
         total = 0
         for layer in self.weighted:
-            total += int(np.count_nonzero(layer.W)) if nonzero else layer.W.size
+            total += int(array_module(layer.W).count_nonzero(layer.W)) if nonzero else layer.W.size
             total += layer.b.size
         return total
+
+    @property
+    def device(self) -> str:
+        """Where the weights live and the network computes: ``"cpu"`` or ``"cuda"``."""
+        return device_of(self.weighted[0].W) if self.weighted else "cpu"
+
+    def to(self, device: str) -> Sequential:
+        """Move weights, biases and masks to ``device`` (``"cpu"``, or ``"cuda"`` with CuPy); returns self.
+
+        Cached activations are dropped. Move a network before training it, not
+        between the steps of one optimiser (whose state stays where it was made).
+        """
+        check_device(device)
+        for layer in self.weighted:
+            layer.W, layer.b = to_device(layer.W, device), to_device(layer.b, device)
+            if layer.mask is not None:
+                layer.mask = to_device(layer.mask, device)
+        for layer in self.layers:
+            for cache in ("_x", "_cols", "_arg", "_pos"):
+                if getattr(layer, cache, None) is not None:
+                    setattr(layer, cache, None)
+        return self
 
     def set_masks(self, masks: Sequence[np.ndarray | None] | None) -> None:
         """Attach one binary mask (weight shape, or None) per weighted layer and apply them."""
@@ -260,7 +302,7 @@ class Sequential:
             raise ValueError(f"need {len(layers)} masks (one per weighted layer), got {len(masks)}")
         for layer, m in zip(layers, masks, strict=False):
             if m is not None:
-                m = np.asarray(m)
+                m = to_device(m, device_of(layer.W))
                 if m.shape != layer.W.shape:
                     raise ValueError(f"mask shape {m.shape} does not match weight shape {layer.W.shape}")
                 m = m.astype(layer.W.dtype)
@@ -275,7 +317,7 @@ class Sequential:
 
     # -------------------------------------------------------------- compute
     def _reshape(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
+        x = to_device(x, self.device)
         if x.dtype != self.weighted[0].W.dtype:
             x = x.astype(self.weighted[0].W.dtype)
         if x.shape[1:] != self.input_shape:
@@ -299,32 +341,37 @@ class Sequential:
             hs.append(layer.forward(hs[-1]))
         return hs
 
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = self.logits(x)
+        z = z - z.max(axis=1, keepdims=True)
+        e = array_module(z).exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
     def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """Class probabilities, computed in batches."""
-        out = []
-        for i in range(0, len(x), batch):
-            z = self.logits(x[i:i + batch])
-            z = z - z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            out.append(e / e.sum(axis=1, keepdims=True))
+        """Class probabilities (a NumPy array), computed in batches on the network's device."""
+        out = [to_numpy(self._probabilities(x[i:i + batch])) for i in range(0, len(x), batch)]
         return np.concatenate(out) if out else np.zeros((0, 0))
 
-    def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
+    def accuracy(self, x: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
         """Fraction of ``x`` classified as ``labels``."""
-        return float(np.mean(self.predict(x).argmax(axis=1) == np.asarray(labels)))
+        guesses = [to_numpy(self._probabilities(x[i:i + batch]).argmax(axis=1))
+                   for i in range(0, len(x), batch)]
+        return float(np.mean(np.concatenate(guesses) == to_numpy(labels))) if guesses else float("nan")
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Mean cross-entropy and gradients aligned with :attr:`params` (masked entries zeroed)."""
         z = self.logits(x, train=True)
         n = len(z)
-        y = np.asarray(y).astype(int)
+        xp = array_module(z)
+        y = to_device(y, self.device).astype(xp.int64)
         if y.shape != (n,):
             raise ValueError(f"y must be integer labels of shape ({n},), got {y.shape}")
         z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = -float(logp[np.arange(n), y].mean())
-        g = np.exp(logp)
-        g[np.arange(n), y] -= 1.0
+        logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        rows = xp.arange(n)
+        loss = -float(logp[rows, y].mean())
+        g = xp.exp(logp)
+        g[rows, y] -= 1.0
         g /= n
         for layer in reversed(self.layers):
             if g is None:
@@ -339,7 +386,7 @@ class Sequential:
 
 def unrolled(w: np.ndarray) -> np.ndarray:
     """A weight as the 2-D matrix a crossbar holds: ``(n_out, n_in)``; conv ``(F, C*kh*kw)``."""
-    w = np.asarray(w)
+    w = array_module(w).asarray(w)
     if w.ndim == 2:
         return w
     if w.ndim == 4:
@@ -424,6 +471,8 @@ def train_net(
 
     ``epochs`` may be fractional (e.g. 0.5 = half an epoch of minibatches).
     ``optimizer``: an ``Adam`` / ``SGD`` of :mod:`~neurocbram.analysis.mlp` (default Adam 1e-3).
+    ``x`` and ``y`` are copied once to the network's device (:attr:`Sequential.device`);
+    the minibatch order is drawn on the CPU, so it is the same on every device.
     ``on_step(step, loss)`` is called after every update (before the masks'
     next use, so it may change them). ``lr_schedule="cosine"`` anneals the
     optimizer's learning rate from its initial value to 0 over the run
@@ -437,12 +486,13 @@ def train_net(
         raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
     optimizer = optimizer or Adam(1e-3)
     rng = np.random.default_rng(seed)
+    x, y = to_device(x, net.device), to_device(y, net.device)
     steps_per_epoch = int(np.ceil(len(x) / batch))
     total_steps = int(round(epochs * steps_per_epoch))
     base_lr = optimizer.lr
     losses, step = [], 0
     while step < total_steps:
-        order = rng.permutation(len(x))
+        order = to_device(rng.permutation(len(x)), net.device)
         acc, seen = 0.0, 0
         for i in range(0, len(x), batch):
             if step >= total_steps:

@@ -6,7 +6,8 @@ Hidden units use ReLU (or sigmoid / tanh); the output is a softmax with
 cross-entropy loss (``output="softmax"``) or element-wise sigmoids with binary
 cross-entropy (``output="sigmoid"``, for pattern reconstruction). The loss is
 the mean over the batch. Optimisers: plain SGD (with momentum) and Adam
-(Kingma & Ba, ICLR 2015; default betas 0.9 / 0.999, eps 1e-8).
+(Kingma & Ba, ICLR 2015; default betas 0.9 / 0.999, eps 1e-8); they update
+NumPy or CuPy arrays alike (:mod:`~neurocbram.analysis.backend`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Literal
 import numpy as np
 
 from neurocbram.datasets import load_mnist
+
+from .backend import array_module
 
 __all__ = ["MLP", "Adam", "SGD", "train", "mnist_arrays", "lenet_300_100"]
 
@@ -163,7 +166,7 @@ class SGD:
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self._v is None:
-            self._v = [np.zeros_like(p) for p in params]
+            self._v = [array_module(p).zeros_like(p) for p in params]
         for p, g, v in zip(params, grads, self._v):
             v *= self.momentum
             v -= self.lr * g
@@ -181,8 +184,8 @@ class Adam:
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self._m is None:
-            self._m = [np.zeros_like(p) for p in params]
-            self._v = [np.zeros_like(p) for p in params]
+            self._m = [array_module(p).zeros_like(p) for p in params]
+            self._v = [array_module(p).zeros_like(p) for p in params]
         self.t += 1
         c1 = 1 - self.beta1**self.t
         c2 = 1 - self.beta2**self.t
@@ -191,7 +194,7 @@ class Adam:
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+            p -= self.lr * (m / c1) / (array_module(v).sqrt(v / c2) + self.eps)
 
 
 def train(

@@ -11,6 +11,7 @@ split (picks the best p), the test set is only reported. Also crossbar tiles
     python benchmarks/small_world.py --model lenet300 --epochs 20 --sparsity 0.9 0.97
     python benchmarks/small_world.py --model lenet5-caffe --epochs 8 --sparsity 0.977 --p 0.1
     python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --jobs 2
+    python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --device cuda
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1,
                         help="training runs in parallel processes (same results; default 1)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="train on the CPU (NumPy) or an NVIDIA GPU (needs CuPy)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--quick", action="store_true", help="5000 train / 2000 test, 2 epochs")
     parser.add_argument("--verbose", action="store_true")
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p,
                                     epochs=args.epochs, lr=args.lr, sparse_lr=args.sparse_lr,
                                     allocation=args.allocation, val_size=args.val_size,
-                                    card=args.card or None, seed=args.seed, jobs=args.jobs, log=log)
+                                    card=args.card or None, seed=args.seed, jobs=args.jobs,
+                                    device=args.device, log=log)
     text = json.dumps(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

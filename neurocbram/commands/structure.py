@@ -1,4 +1,4 @@
-"""``neurocbram structure``: Small-World pruning and CGaP (rate-coded, NumPy) with figures."""
+"""``neurocbram structure``: Small-World pruning and CGaP (rate-coded, NumPy or CuPy) with figures."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1,
                         help="small-world: training runs in parallel processes (same results; default 1)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="small-world: train on the CPU (NumPy) or an NVIDIA GPU (needs CuPy)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the JSON result and figures")
 
 
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         for m in models:
             result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p, epochs=epochs,
                                         val_size=val_size, card=card, seed=args.seed, jobs=args.jobs,
-                                        log=None if args.quiet else print)
+                                        device=args.device, log=None if args.quiet else print)
     else:
         from neurocbram.analysis.cgap import run_cgap_experiment
 
