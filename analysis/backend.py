@@ -4,7 +4,7 @@ The layers of :mod:`neurocbram.analysis.conv` and the optimisers of
 :mod:`neurocbram.analysis.mlp` work on whichever array library holds their
 inputs (:func:`array_module`), so a :class:`~neurocbram.analysis.conv.Sequential`
 moved to ``"cuda"`` trains on the GPU with the same code. CuPy is optional and
-imported only when a GPU array is asked for: ``pip install cupy-cuda12x`` (or
+imported only when a GPU array is asked for: CuPy 14 or later, ``pip install cupy-cuda12x`` (or
 the wheel matching your CUDA). Masks, structure metrics and device-card mapping
 stay NumPy; results come back to the CPU with :func:`to_numpy`.
 """

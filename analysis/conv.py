@@ -196,11 +196,8 @@ class MaxPool2D(Layer):
         s = self.size
         n, c, h, w = self._shape
         xp = array_module(grad)
-        if hasattr(xp, "put_along_axis"):
-            blocks = xp.zeros((n, c, h // s, w // s, s * s), dtype=grad.dtype)
-            xp.put_along_axis(blocks, self._arg[..., None], grad[..., None], axis=-1)
-        else:  # older CuPy: the same scatter as a one-hot product
-            blocks = (xp.arange(s * s) == self._arg[..., None]) * grad[..., None]
+        blocks = xp.zeros((n, c, h // s, w // s, s * s), dtype=grad.dtype)
+        xp.put_along_axis(blocks, self._arg[..., None], grad[..., None], axis=-1)
         return blocks.reshape(n, c, h // s, w // s, s, s).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 

@@ -19,9 +19,10 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # one BLAS thread: much faster on a shared machine
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from _json_output import emit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,12 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "paper": "Du, Li & Cao, arXiv:1905.11533 (2019)",
         "vgg19_cifar100": {"param_reduction": 0.789, "flop_reduction": 0.532},
         "resnet110_cifar10": {"param_reduction": 0.640, "flop_reduction": 0.633}}} | result
-    text = json.dumps(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-    print(text)
-    return 0
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

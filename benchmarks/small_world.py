@@ -22,9 +22,10 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # one BLAS thread: much faster on a shared machine
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from _json_output import emit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                                     allocation=args.allocation, val_size=args.val_size,
                                     card=args.card or None, seed=args.seed, jobs=args.jobs,
                                     device=args.device, log=log)
-    text = json.dumps(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-    print(text)
-    return 0
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

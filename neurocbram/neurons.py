@@ -101,10 +101,12 @@ class ExcitatoryParameters:
     tau_gi: Quantity = _quantity(2.0 * ms)
     refractory: Quantity = _quantity(5.0 * ms)
     #: shortest interval between two spikes of a neuron. The published code gates
-    #: its threshold with ``timer > refrac_e`` (5 ms) where ``dtimer/dt = 0.1`` and
-    #: a spike sets ``timer = 0``: the gate opens 50 ms after a spike, while ``v``
-    #: integrates again after the 5 ms refractory period. Set it to ``refractory``
-    #: for the paper's text (5 ms dead time only).
+    #: its threshold with ``timer > refrac_e`` (5 ms) where ``dtimer/dt = 100.0 : ms``
+    #: (0.1 s/s) and a spike sets ``timer = 0``: read with units, the gate opens
+    #: 50 ms after a spike, while ``v`` integrates again after the 5 ms refractory
+    #: period. The script imports ``brian_no_units``, under which the timer runs at
+    #: 100 s/s and the gate opens one step after the spike: set ``spike_lock`` to
+    #: ``refractory`` for that, and for the paper's text (5 ms dead time only).
     spike_lock: Quantity = _quantity(50.0 * ms)
     theta_plus: Quantity = _quantity(0.05 * mV)
     tau_theta: Quantity = _quantity(1e7 * ms)
