@@ -38,13 +38,13 @@ DT = 0.5  # ms
 STEPS_ON, STEPS_OFF = 700, 300  # 350 ms of input, 150 ms of rest
 
 
-@njit(cache=True)
+@njit
 def _seed(seed: int) -> None:
     np.random.seed(seed)
 
 
-@njit(cache=True)
-def _present(w, state, refractory, rates, active, learn, lock_steps):  # noqa: PLR0912, PLR0915
+@njit
+def _present(w, state, refractory, rates, active, learn, lock_steps):
     """One presentation (input, then rest); returns the excitatory spike counts during the input."""
     v_e, ge_e, gi_e, theta, since, v_i, ge_i, gi_i, pre, post1, post2 = state
     ref_e, ref_i = refractory
