@@ -477,10 +477,10 @@ def magnitude_masks(weights: Sequence[np.ndarray], densities: Sequence[float]) -
     masks = []
     for w, d in zip(weights, densities, strict=False):
         w = to_numpy(w)
-        size = np.abs(w).ravel()
-        keep = max(1, int(round(float(d) * size.size)))
-        m = np.zeros(size.size, dtype=bool)
-        m[np.argpartition(-size, keep - 1)[:keep]] = True
+        magnitude = np.abs(w).ravel()
+        keep = max(1, int(round(float(d) * w.size)))
+        m = np.zeros(w.size, dtype=bool)
+        m[np.argpartition(-magnitude, keep - 1)[:keep]] = True
         masks.append(m.reshape(w.shape))
     return masks
 
