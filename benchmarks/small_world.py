@@ -27,6 +27,8 @@ from pathlib import Path  # noqa: E402
 
 from _json_output import emit  # noqa: E402
 
+from neurocbram.analysis.backend import DEVICES  # noqa: E402
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1,
                         help="training runs in parallel processes (same results; default 1)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="train on the CPU (NumPy) or an NVIDIA GPU (needs CuPy)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--quick", action="store_true", help="5000 train / 2000 test, 2 epochs")

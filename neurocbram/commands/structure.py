@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from neurocbram.analysis.backend import DEVICES
+
 HELP = "structural pruning: 'small-world' (Krishnan et al. 2019) or 'cgap' (Du et al. 2019), JSON + figures"
 
 
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1,
                         help="small-world: training runs in parallel processes (same results; default 1)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="small-world: train on the CPU (NumPy) or an NVIDIA GPU (needs CuPy)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the JSON result and figures")
 
