@@ -149,7 +149,7 @@ That is the ideal card's 67.62 / 69.62% and its 17% of near-zero weights: the
 network reproduces the float rule as published, and the rule itself stays
 ~13 points below Diehl & Cook's 82.9% at N = 100 after one epoch. The CBRAM
 card (78.9-82.0% over six runs, either integrator) does better than the ideal one. The published
-script's training mode presents 180,000 images (``num_examples = 60000 * 3``);
+script's training mode (set for N = 400) presents 180,000 images (``num_examples = 60000 * 3``);
 with those three epochs the float rule reaches 79.64 / 77.58% (proportion vote
 81.56 / 79.33%), its fields sharper (51 / 49% of weights below 0.01): closer to
 82.9%, still below it. The CBRAM network (default settings) over the same three
