@@ -349,11 +349,9 @@ class Sequential:
         out = [to_numpy(self._probabilities(x[i:i + batch])) for i in range(0, len(x), batch)]
         return np.concatenate(out) if out else np.zeros((0, 0))
 
-    def accuracy(self, x: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
+    def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
         """Fraction of ``x`` classified as ``labels``."""
-        guesses = [to_numpy(self._probabilities(x[i:i + batch]).argmax(axis=1))
-                   for i in range(0, len(x), batch)]
-        return float(np.mean(np.concatenate(guesses) == to_numpy(labels))) if guesses else float("nan")
+        return float(np.mean(self.predict(x).argmax(axis=1) == to_numpy(labels)))
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Mean cross-entropy and gradients aligned with :attr:`params` (masked entries zeroed)."""
