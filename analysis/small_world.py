@@ -740,7 +740,9 @@ def _pruning_run(task: tuple) -> tuple[object, float]:
 def _run_all(tasks: list[tuple], data: tuple, jobs: int, on_done) -> list:
     """Results of :func:`_pruning_run` for ``tasks`` in order; ``on_done(i, result)`` as each ends."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
+
+    from neurocbram.workers import worker_pool
 
     if jobs == 1 or len(tasks) == 1:
         _set_run_data(data)
@@ -754,10 +756,9 @@ def _run_all(tasks: list[tuple], data: tuple, jobs: int, on_done) -> list:
             _set_run_data(None)
     # fork: the workers inherit the data instead of unpickling a copy each
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     out = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                             initializer=_set_run_data, initargs=(data,)) as pool:
+    with worker_pool(min(jobs, len(tasks)), "fork" if "fork" in methods else "spawn",
+                     initializer=_set_run_data, initargs=(data,)) as pool:
         futures = {pool.submit(_pruning_run, task): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):
             i = futures[future]

@@ -23,14 +23,14 @@ each checkpoints into its own folder, so an interrupted sweep resumes.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from neurocbram.workers import worker_pool
 
 if TYPE_CHECKING:
     from neurocbram.networks.diehl_cook import DiehlCookParameters
@@ -254,13 +254,12 @@ def run_sweep(config: SweepConfig, out: str | Path, progress: bool = True) -> li
                 continue  # hard pruning after training only evaluates the unpruned run
             jobs.extend((config, kind, f, seed, str(out)) for f in config.fractions_of(kind) if f > 0)
     rows: list[dict[str, Any]] = []
-    context = multiprocessing.get_context("spawn")
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), unit="config", desc="sweep")
-    with ProcessPoolExecutor(max_workers=min(config.jobs, len(jobs)), mp_context=context) as pool:
+    with worker_pool(min(config.jobs, len(jobs)), "spawn") as pool:
         for got in pool.map(_job, jobs):
             rows.extend(got)
             if bar is not None:
