@@ -17,7 +17,9 @@ Every configuration is labelled and tested with the frozen-network evaluator
 with :func:`neurocbram.energy.price` (training: the counters of the compiled
 network; inference: the evaluator's exact counts on the test images).
 Training configurations are independent processes (``jobs`` at a time);
-each checkpoints into its own folder, so an interrupted sweep resumes.
+each checkpoints into its own folder, so an interrupted sweep resumes. The
+worker processes end with the sweep on Linux (:mod:`neurocbram.workers`), so a resumed
+sweep is the only writer of those folders.
 """
 
 from __future__ import annotations
