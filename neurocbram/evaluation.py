@@ -366,6 +366,19 @@ def poisson_input_spikes(
     return _poisson_spikes(p, int(n_steps), _check_seeds(seeds, p.shape[0]))
 
 
+def _next_spike_step(position: int, u: float, prob: float, log_q: float, n_steps: int) -> int:
+    """Step of an input's next spike after ``position``, from one uniform ``u`` (both engines).
+
+    The gap is geometric, ``floor(log1p(-u) / log_q) + 1`` with ``log_q =
+    log1p(-prob)``, or 1 when ``prob >= 1``; a step ``>= n_steps`` ends the
+    train (capped there, so the integer cannot overflow).
+    """
+    if prob >= 1.0:
+        return position + 1
+    r = math.log1p(-u) / log_q
+    return position + ((n_steps + 1) if r >= n_steps else int(r) + 1)
+
+
 def _poisson_spikes(p: np.ndarray, n_steps: int, seeds: np.ndarray) -> InputSpikes:
     """:func:`poisson_input_spikes` from per-step probabilities (reference implementation)."""
     image, index, step = [], [], []
@@ -379,13 +392,8 @@ def _poisson_spikes(p: np.ndarray, n_steps: int, seeds: np.ndarray) -> InputSpik
             while True:
                 if used == len(buffer):
                     buffer, used = stream.random_sample(256).tolist(), 0
-                u = buffer[used]
+                position = _next_spike_step(position, buffer[used], prob, log_q, n_steps)
                 used += 1
-                if prob >= 1.0:
-                    position += 1
-                else:
-                    r = math.log1p(-u) / log_q
-                    position += (n_steps + 1) if r >= n_steps else int(r) + 1
                 if position >= n_steps:
                     break
                 image.append(b)
@@ -652,12 +660,7 @@ def _present_one(  # pragma: no cover - compiled by numba
             log_q = math.log1p(-prob) if prob < 1.0 else -math.inf
             position = -1
             while True:
-                u = np.random.random()
-                if prob >= 1.0:
-                    position += 1
-                else:
-                    r = math.log1p(-u) / log_q
-                    position += (n_steps + 1) if r >= n_steps else int(r) + 1
+                position = _next_spike_step(position, np.random.random(), prob, log_q, n_steps)
                 if position >= n_steps:
                     break
                 if n_spk == capacity:  # rare: grow the buffers
@@ -826,6 +829,7 @@ if _numba is not None:
         cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy"
     )
     _exp = _numba.njit(inline="always", error_model="numpy")(_exp)
+    _next_spike_step = _numba.njit(inline="always", error_model="numpy")(_next_spike_step)
     _present_one = _jit(_present_one)
     _present_range = _jit(_present_range)
 
