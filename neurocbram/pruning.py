@@ -60,12 +60,13 @@ network costs nothing here (88.20% at 40%, 88.41% at 75%): after
 normalisation they sit near 0. Seed 1: unpruned 87.97%, soft-pruned 75% 87.57%.
 With ``depression="deferred"`` (faster training) soft-pruning 75% lost more:
 85.95-86.87% over four runs (seeds 0 and 1) against 88.51 / 88.11% unpruned.
-The selection rule alone does not explain it: with ``criterion="stable"`` (seed 0, same
-settings) deferred gave 87.43% and per-spike 87.91%, again the larger loss for
-deferred (1.08 against 0.25 point from unpruned). "stable" also freezes the
-synapses that were hardly written: 3.9-4.0 million pulses after the event in both
-modes, with only ~1.0 million skipped on frozen synapses (settled: 1.2-1.35
-million pulses, 2.2 million skipped).
+The selection rule alone does not explain it: with ``criterion="stable"`` (same
+settings) deferred gave 87.43 / 87.04% and per-spike 87.91 / 87.49% (seeds 0 /
+1), again the larger loss for deferred (1.08 / 1.07 against 0.25 / 0.48 point
+from unpruned). "stable" also freezes the synapses that were hardly written:
+3.9-4.0 million pulses after the event in both modes, with only 0.92-0.97
+million skipped on frozen synapses (settled: 1.2-1.35 million pulses, 2.2
+million skipped).
 
 All functions here work on arrays of shape (n_inputs, n_neurons) and are
 called by the training driver between chunks of images, so no per-image
