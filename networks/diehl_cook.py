@@ -70,8 +70,15 @@ before the spike: synapses act before neuron resets in Brian2's schedule).
 *When the depression is applied* (``depression``). Literally (``"per_spike"``,
 the default), every input spike visits all ``N`` of its synapses (a
 ``depression`` pathway after ``transmission``), although only the neurons that
-already spiked in the slot have ``post_trace1 > 0``: at N = 400 this pathway is
-28% of the training time. With ``"deferred"`` the same sum is settled per
+already spiked in the slot have ``post_trace1 > 0``; at N = 400 this pathway was
+25-32% of the training time. In cpp_standalone the pathway is gated
+(:func:`neurocbram.gated_pathway.gate_pathway`): a synapse whose neuron has
+``post_trace1 == 0`` is skipped, which is exact, since it would request no
+pulse and draw no random number (the same conductances bit for bit, N = 30,
+300 images; ``tests/test_gated_pathway.py``). Training at N = 400 is then
+1.2-1.3x faster with exponential Euler and 1.4x with forward Euler (1,000
+images, one thread, images per CPU-second: 87-94 vs 70-75; 142-148 vs 102-104).
+With ``"deferred"`` the same sum is settled per
 synapse where the neuron acts anyway: each input keeps ``pre_spike_sum =
 sum_s exp(-(s - slot_start)/tau_post1)`` over its spikes of the slot, each
 neuron ``post_anchor = exp((t_post - slot_start)/tau_post1)`` of its last
@@ -89,9 +96,10 @@ the device up to one slot later, and the stochastic rounding to pulses happens
 once per settlement instead of once per input spike (the same expected pulse
 count, one pulse event instead of many). Measured (N = 400, CBRAM, one epoch,
 exponential Euler unless said; accuracies with a first version that counted
-same-step input spikes after the neuron's spike): training 1.55x faster (1.9x
-with forward Euler); 1.3x since the per-spike pathway leaves out the SET arrays
-(2,000 images: 98-101 vs 74-79 img/s);
+same-step input spikes after the neuron's spike): before the gate, training
+1.55x faster (1.9x with forward Euler), 1.3x once the per-spike pathway left out
+the SET arrays (2,000 images: 98-101 vs 74-79 img/s); with the gate only
+1.05-1.1x (1,000 images, img/CPU-s: 95-98 vs 87-94; forward Euler 158 vs 142-148);
 accuracy 87.70% vs 88.16% per spike (forward Euler 87.84% vs 87.58%), write
 pulses within 1% (16.31 vs 16.28 million); N = 100, forward Euler, seeds 0-2:
 79.87% vs 80.45% mean. But soft-pruning 75% at image 30,000 (``benchmarks/
@@ -236,6 +244,7 @@ from brian2 import (
 )
 
 from neurocbram.devices import DeviceCard, load_card
+from neurocbram.gated_pathway import GATED_TEMPLATE, gate_pathway
 from neurocbram.neurons import (
     DEFAULT_INTEGRATION,
     EXCITATORY_EQUATIONS,
@@ -772,6 +781,9 @@ class DiehlCookNetwork:
         else:
             # after this step's transmission (order -1), before potentiation (order 1)
             input_synapses.depression.order = 0
+            # neurons without a spike in this slot have post_trace1 = 0: their synapses
+            # would request no pulse (no random number either), so they are skipped
+            gate_pathway(input_synapses.depression, "post_trace1_post")
         if p.weight_total is not None:
             # before this step's transmission (order -1): the new slot's spikes see
             # normalised weights
@@ -845,14 +857,17 @@ class DiehlCookNetwork:
 
 def _source_digest() -> str:
     """Digest of the modules that write the network's code (a change means a rebuild)."""
+    import neurocbram.gated_pathway
     import neurocbram.neurons
     import neurocbram.synapse_functions
     import neurocbram.synapses
 
     digest = hashlib.sha256()
-    for module in (neurocbram.neurons, neurocbram.synapses, neurocbram.synapse_functions):
+    for module in (neurocbram.neurons, neurocbram.synapses, neurocbram.synapse_functions,
+                   neurocbram.gated_pathway):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
+    digest.update(GATED_TEMPLATE.read_bytes())
     return digest.hexdigest()
 
 

@@ -33,7 +33,7 @@ def add_dynamics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depression", choices=("per_spike", "deferred"), default="per_spike",
                         help="STDP depression at every input spike (default), or summed per "
                         "synapse and applied when the neuron next spikes or its slot ends "
-                        "(~1.3x faster at N = 400; soft-pruned networks lost ~1 point more)")
+                        "(~1.1x faster at N = 400; soft-pruned networks lost ~1 point more)")
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
