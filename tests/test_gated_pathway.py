@@ -88,7 +88,7 @@ def test_gated_pathway_gives_the_same_synapses(tmp_path):
 
 
 def test_gate_is_left_off_outside_standalone():
-    network, synapses, engaged = depression_network(gated=True)
+    _, synapses, engaged = depression_network(gated=True)
     assert engaged is False
     assert synapses.depression.codeobj_class is not GatedSynapsesCodeObject
 
