@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurocbram.checks import check_count
+
 __all__ = [
     "UNLABELLED",
     "class_mean_responses",
@@ -69,8 +71,7 @@ def _check_responses(responses: np.ndarray, name: str = "responses") -> np.ndarr
 def _check_labels(
     labels: np.ndarray, n_classes: int, n_images: int, name: str = "labels"
 ) -> np.ndarray:
-    if int(n_classes) != n_classes or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    check_count(n_classes, "n_classes")
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")

@@ -89,6 +89,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
+from neurocbram.checks import check_count
+
 from .backend import array_module, check_device, to_numpy
 from .conv import Sequential, train_net, unrolled
 
@@ -559,8 +561,7 @@ def magnitude_prune(dense: Sequential, densities: Sequence[float], x: np.ndarray
     """
     from .mlp import Adam
 
-    if int(rounds) != rounds or rounds < 1:
-        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
+    check_count(rounds, "rounds")
     net = copy.deepcopy(dense)
     masks = None
     for r in range(1, rounds + 1):
@@ -608,8 +609,7 @@ def gradual_magnitude_prune(net: Sequential, densities: Sequence[float], x: np.n
         raise ValueError(f"epochs must be > 0, got {epochs!r}")
     if not (0.0 <= start < end <= 1.0):
         raise ValueError(f"need 0 <= start < end <= 1, got start={start!r}, end={end!r}")
-    if int(every) != every or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
+    check_count(every, "every")
     total = int(round(epochs * np.ceil(len(x) / batch)))
     s0, s1 = int(start * total), max(int(end * total), int(start * total) + 1)
 
@@ -635,8 +635,7 @@ def array_tiles(w: np.ndarray, size: int = 64, differential: bool = True) -> dic
     nonzero weight, weights left in place; ``compacted``: the same after
     deleting all-zero rows (unused inputs) and all-zero output columns.
     """
-    if int(size) != size or size < 1:
-        raise ValueError(f"array size must be a positive integer, got {size!r}")
+    check_count(size, "array size")
     nz = (unrolled(w) != 0).T  # (rows = inputs, outputs)
     if differential:
         nz = np.repeat(nz, 2, axis=1)
@@ -814,8 +813,7 @@ def compare_pruning(
         check_sparsity(s)
     for p in ps:
         _check_p(p)
-    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_count(jobs, "jobs")
     check_device(device)
     x, y, xt, yt = data
     if not (0 < val_size < len(x)):

@@ -243,6 +243,7 @@ from brian2 import (
     ms,
 )
 
+from neurocbram.checks import check_count
 from neurocbram.devices import DeviceCard, load_card
 from neurocbram.gated_pathway import GATED_TEMPLATE, gate_pathway
 from neurocbram.neurons import (
@@ -457,10 +458,7 @@ class DiehlCookParameters:
     inhibitory: InhibitoryParameters = field(default_factory=InhibitoryParameters)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_neurons, bool) or int(self.n_neurons) != self.n_neurons:
-            raise ValueError(f"n_neurons must be an integer, got {self.n_neurons!r}")
-        if self.n_neurons < 1:
-            raise ValueError(f"n_neurons must be >= 1, got {self.n_neurons}")
+        check_count(self.n_neurons, "n_neurons")
         for name in ("dt", "presentation", "tau_pre", "tau_post1", "tau_post2"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -623,8 +621,7 @@ class DiehlCookNetwork:
         slots: int = DEFAULT_SLOTS,
         ledger: bool = True,
     ) -> None:
-        if isinstance(slots, bool) or int(slots) != slots or slots < 1:
-            raise ValueError(f"slots must be a positive integer, got {slots!r}")
+        check_count(slots, "slots")
         self.card = load_card(card)
         self.params = p = params or DiehlCookParameters()
         self.slots = int(slots)

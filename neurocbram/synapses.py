@@ -85,6 +85,7 @@ from brian2 import Synapses, siemens
 from brian2.core.functions import Function
 from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_dimensions
 
+from .checks import check_count
 from .devices import load_card
 from .devices.card import DeviceCard
 from .devices.pulses import STUCK_NONE, STUCK_OFF, STUCK_ON, DevicePopulation, sample_population
@@ -462,8 +463,7 @@ def _synapse_count(synapses: Synapses, n_synapses: int | None) -> int:
             ) from None
         n = None
     if n_synapses is not None:
-        if isinstance(n_synapses, bool) or int(n_synapses) != n_synapses or n_synapses < 0:
-            raise ValueError(f"n_synapses must be a non-negative integer, got {n_synapses!r}")
+        check_count(n_synapses, "n_synapses", minimum=0)
         if n is not None and n != n_synapses:
             raise ValueError(f"{synapses.name} has {n} synapses, not n_synapses={n_synapses}")
         n = int(n_synapses)

@@ -33,6 +33,7 @@ from brian2 import Hz, second, siemens, volt
 
 from neurocbram.analysis import labelling
 from neurocbram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from neurocbram.checks import check_count
 from neurocbram.devices import DeviceCard, load_card
 from neurocbram.devices.pulses import STUCK_NONE, sample_population
 from neurocbram.energy import OperationCounts
@@ -324,8 +325,7 @@ class Trainer:
             raise ValueError("no training images")
         if len(labels) != len(rows):
             raise ValueError(f"{len(rows)} images but {len(labels)} labels")
-        if isinstance(n_images, bool) or int(n_images) != n_images or n_images < 1:
-            raise ValueError(f"n_images must be a positive integer, got {n_images!r}")
+        check_count(n_images, "n_images")
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         self.rows = rows

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from neurocbram.checks import check_count
+
 __all__ = ["START_METHODS", "end_with_parent", "worker_pool"]
 
 #: start methods whose workers are children of the process that makes the pool
@@ -63,7 +65,6 @@ def worker_pool(jobs: int, start_method: str = "spawn", initializer: Callable[..
     """
     if start_method not in START_METHODS:
         raise ValueError(f"start_method must be one of {START_METHODS}, got {start_method!r}")
-    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    return ProcessPoolExecutor(max_workers=int(jobs), mp_context=multiprocessing.get_context(start_method),
+    jobs = check_count(jobs, "jobs")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(start_method),
                                initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
