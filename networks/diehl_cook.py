@@ -621,10 +621,9 @@ class DiehlCookNetwork:
         slots: int = DEFAULT_SLOTS,
         ledger: bool = True,
     ) -> None:
-        check_count(slots, "slots")
+        self.slots = check_count(slots, "slots")
         self.card = load_card(card)
         self.params = p = params or DiehlCookParameters()
-        self.slots = int(slots)
         n = p.n_neurons
         slot_duration = p.slot_duration
         self.memristor = MemristiveSynapse(self.card, c2c=p.c2c, analog=p.analog)

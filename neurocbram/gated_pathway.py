@@ -19,6 +19,7 @@ from pathlib import Path
 from brian2 import get_device
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+from brian2.utils.stringtools import get_identifiers
 
 __all__ = ["GATED_TEMPLATE", "GatedSynapsesCodeObject", "gate_pathway"]
 
@@ -35,16 +36,21 @@ class GatedSynapsesCodeObject(CPPStandaloneCodeObject):
 def gate_pathway(pathway, gate_variable: str) -> bool:
     """Make ``pathway`` (a ``SynapticPathway``) skip synapses where ``gate_variable`` is 0.
 
-    ``gate_variable`` is a name as the pathway's statements use it (``"post_trace1_post"``)
-    and must be read by them. Returns True when the gate is in place (cpp_standalone
+    ``gate_variable`` is a pre- or postsynaptic variable as the pathway's statements
+    name it (``"post_trace1_post"``) and must be read by them. Returns True when the gate is in place (cpp_standalone
     device), False otherwise (the pathway then visits every synapse, as usual).
     """
     if not isinstance(get_device(), CPPStandaloneDevice):
         return False
-    if gate_variable not in pathway.code:
+    if gate_variable not in get_identifiers(pathway.code):
         raise ValueError(
             f"gate variable {gate_variable!r} does not appear in the statements of "
             f"pathway {pathway.name!r}"
+        )
+    if pathway.synapses.variables.indices[gate_variable] == "_idx":
+        raise ValueError(
+            f"gate variable {gate_variable!r} of pathway {pathway.name!r} is synaptic; "
+            "the gate reads a pre- or postsynaptic variable (e.g. 'trace_post')"
         )
     pathway.codeobj_class = GatedSynapsesCodeObject
     pathway.template_kwds = dict(pathway.template_kwds or {}, gate_variable=gate_variable)

@@ -463,10 +463,10 @@ def _synapse_count(synapses: Synapses, n_synapses: int | None) -> int:
             ) from None
         n = None
     if n_synapses is not None:
-        check_count(n_synapses, "n_synapses", minimum=0)
+        n_synapses = check_count(n_synapses, "n_synapses", minimum=0)
         if n is not None and n != n_synapses:
             raise ValueError(f"{synapses.name} has {n} synapses, not n_synapses={n_synapses}")
-        n = int(n_synapses)
+        n = n_synapses
     return n
 
 

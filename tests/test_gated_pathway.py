@@ -99,6 +99,11 @@ def test_gate_variable_must_be_read_by_the_pathway(tmp_path):
         _, synapses, _ = depression_network(gated=False)
         with pytest.raises(ValueError, match="'v_post'.*depression"):
             gate_pathway(synapses.depression, "v_post")
+        # a substring of a name in the statements is not a name in them
+        with pytest.raises(ValueError, match="'trace'.*depression"):
+            gate_pathway(synapses.depression, "trace")
+        with pytest.raises(ValueError, match="'G'.*synaptic"):
+            gate_pathway(synapses.depression, "G")
     finally:
         device.reinit()
         set_device("runtime")
