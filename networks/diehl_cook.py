@@ -76,8 +76,9 @@ already spiked in the slot have ``post_trace1 > 0``; at N = 400 this pathway was
 ``post_trace1 == 0`` is skipped, which is exact, since it would request no
 pulse and draw no random number (the same conductances bit for bit, N = 30,
 300 images; ``tests/test_gated_pathway.py``). Training at N = 400 is then
-1.2-1.3x faster with exponential Euler and 1.4x with forward Euler (1,000
-images, one thread, images per CPU-second: 87-94 vs 70-75; 142-148 vs 102-104).
+1.2-1.3x faster with exponential Euler and 1.4-1.5x with forward Euler (1,000
+images, one thread, images per CPU-second: 86-94 vs 70-75; 142-158 vs 102-104;
+forward Euler, 60,000 images, seeds 0 / 1: 87.56 / 87.24%).
 With ``"deferred"`` the same sum is settled per
 synapse where the neuron acts anyway: each input keeps ``pre_spike_sum =
 sum_s exp(-(s - slot_start)/tau_post1)`` over its spikes of the slot, each
@@ -99,7 +100,7 @@ exponential Euler unless said; accuracies with a first version that counted
 same-step input spikes after the neuron's spike): before the gate, training
 1.55x faster (1.9x with forward Euler), 1.3x once the per-spike pathway left out
 the SET arrays (2,000 images: 98-101 vs 74-79 img/s); with the gate only
-1.05-1.1x (1,000 images, img/CPU-s: 95-98 vs 87-94; forward Euler 158 vs 142-148);
+1.05-1.1x (1,000 images, img/CPU-s: 95-98 vs 86-94; forward Euler 158 vs 142-158);
 accuracy 87.70% vs 88.16% per spike (forward Euler 87.84% vs 87.58%), write
 pulses within 1% (16.31 vs 16.28 million); N = 100, forward Euler, seeds 0-2:
 79.87% vs 80.45% mean. But soft-pruning 75% at image 30,000 (``benchmarks/
