@@ -131,7 +131,10 @@ spike per 50 ms, forward Euler stayed stable over a whole epoch at N = 400
 (87.58% vs 88.16% with exponential Euler) and did better at N = 100 (82.03% vs
 79.08%; CBRAM, 60,000 images, one seed each, per-spike depression). Over seeds
 0-2: forward Euler 82.03 / 80.42 / 78.91%, exponential Euler 79.08 / 81.86 /
-79.02% (means 80.45 / 79.99%): within the seed spread of each other.
+79.02% (means 80.45 / 79.99%): within the seed spread of each other. (Forward
+Euler at 250 slots per compiled run, whose chunks draw other random numbers
+than the 100-slot runs above: 78.55 / 78.66% on seeds 0 / 1, five-run mean
+79.71%.)
 The two integrators also differ in the charge a synaptic event delivers.
 Exponential Euler decays ``ge`` and ``gi`` exactly between steps but holds them
 fixed within a step, so at dt = 0.5 ms a single event moves ``v`` 26.9% more
