@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from neurocbram.checks import check_count
+
 from .backend import array_module, check_device, device_of, to_device, to_numpy
 
 __all__ = [
@@ -117,10 +119,8 @@ class Conv2D(Layer):
     def __init__(self, c_in: int, c_out: int, kernel: int = 5, padding: int = 0,
                  seed: int | np.random.Generator | None = 0, dtype: type = np.float32) -> None:
         for name, v in (("c_in", c_in), ("c_out", c_out), ("kernel", kernel)):
-            if int(v) != v or v < 1:
-                raise ValueError(f"Conv2D {name} must be a positive integer, got {v!r}")
-        if int(padding) != padding or padding < 0:
-            raise ValueError(f"Conv2D padding must be an integer >= 0, got {padding!r}")
+            check_count(v, f"Conv2D {name}")
+        check_count(padding, "Conv2D padding", minimum=0)
         rng = _rng(seed)
         fan_in = c_in * kernel * kernel
         self.W = (rng.standard_normal((c_out, c_in, kernel, kernel)) * np.sqrt(2.0 / fan_in)).astype(dtype)
@@ -175,9 +175,7 @@ class MaxPool2D(Layer):
     """Non-overlapping ``size`` x ``size`` max pooling (H and W must be multiples of ``size``)."""
 
     def __init__(self, size: int = 2) -> None:
-        if int(size) != size or size < 1:
-            raise ValueError(f"MaxPool2D size must be a positive integer, got {size!r}")
-        self.size = int(size)
+        self.size = check_count(size, "MaxPool2D size")
         self._arg: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
 

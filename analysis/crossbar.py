@@ -55,6 +55,7 @@ from typing import Literal
 
 import numpy as np
 
+from neurocbram.checks import check_count
 from neurocbram.devices.card import DeviceCard
 from neurocbram.devices.pulses import (
     STUCK_NONE,
@@ -291,8 +292,7 @@ class CrossbarLayer:
         """
         if method not in ("one-shot", "rvw"):
             raise ValueError(f"method must be 'one-shot' or 'rvw', got {method!r}")
-        if int(max_pulses) != max_pulses or max_pulses < 0:
-            raise ValueError(f"max_pulses must be an integer >= 0, got {max_pulses!r}")
+        check_count(max_pulses, "max_pulses", minimum=0)
         t_pos, t_neg = self.targets(w)
         self._last_targets = (t_pos.copy(), t_neg.copy())
         before = CrossbarCounts(**asdict(self.counts))
@@ -350,8 +350,7 @@ class CrossbarLayer:
         known-stuck devices are never pulsed; otherwise the plain targets. The
         other parameters are those of :meth:`program` (``method="rvw"``).
         """
-        if int(max_pulses) != max_pulses or max_pulses < 0:
-            raise ValueError(f"max_pulses must be an integer >= 0, got {max_pulses!r}")
+        check_count(max_pulses, "max_pulses", minimum=0)
         if known_stuck is None:
             t_pos, t_neg = self.targets(w)
             known = None

@@ -37,8 +37,9 @@ def gate_pathway(pathway, gate_variable: str) -> bool:
     """Make ``pathway`` (a ``SynapticPathway``) skip synapses where ``gate_variable`` is 0.
 
     ``gate_variable`` is a pre- or postsynaptic variable as the pathway's statements
-    name it (``"post_trace1_post"``) and must be read by them. Returns True when the gate is in place (cpp_standalone
-    device), False otherwise (the pathway then visits every synapse, as usual).
+    name it (``"post_trace1_post"``) and must be read by them. Returns True when the
+    gate is in place (cpp_standalone device), False otherwise (the pathway then visits
+    every synapse, as usual).
     """
     if not isinstance(get_device(), CPPStandaloneDevice):
         return False

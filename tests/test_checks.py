@@ -34,3 +34,14 @@ def test_callers_report_strings_without_a_traceback_from_int():
     # before the shared check, int("two") raised "invalid literal for int()"
     with pytest.raises(ValueError, match="jobs must be a positive integer, got 'two'"):
         worker_pool("two")
+
+
+def test_layer_arguments_use_the_shared_check():
+    from neurocbram.analysis.conv import Conv2D, MaxPool2D
+
+    with pytest.raises(ValueError, match="Conv2D padding must be a non-negative integer, got -1"):
+        Conv2D(1, 4, 3, padding=-1)
+    with pytest.raises(ValueError, match="Conv2D kernel must be a positive integer, got 2.5"):
+        Conv2D(1, 4, 2.5)
+    with pytest.raises(ValueError, match="MaxPool2D size must be a positive integer, got '2'"):
+        MaxPool2D("2")
