@@ -249,7 +249,7 @@ from brian2 import (
 
 from neurocbram.checks import check_count
 from neurocbram.devices import DeviceCard, load_card
-from neurocbram.gated_pathway import GATED_TEMPLATE, gate_pathway
+from neurocbram.gated_pathway import gate_pathway
 from neurocbram.neurons import (
     DEFAULT_INTEGRATION,
     EXCITATORY_EQUATIONS,
@@ -259,6 +259,7 @@ from neurocbram.neurons import (
     check_integration,
     inhibitory_group,
 )
+from neurocbram.standalone_device import TEMPLATES
 from neurocbram.synapses import MemristiveSynapse, memristive_synapses
 
 __all__ = [
@@ -859,15 +860,17 @@ def _source_digest() -> str:
     """Digest of the modules that write the network's code (a change means a rebuild)."""
     import neurocbram.gated_pathway
     import neurocbram.neurons
+    import neurocbram.standalone_device
     import neurocbram.synapse_functions
     import neurocbram.synapses
 
     digest = hashlib.sha256()
     for module in (neurocbram.neurons, neurocbram.synapses, neurocbram.synapse_functions,
-                   neurocbram.gated_pathway):
+                   neurocbram.gated_pathway, neurocbram.standalone_device):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
-    digest.update(GATED_TEMPLATE.read_bytes())
+    for template in TEMPLATES:
+        digest.update(template.read_bytes())
     return digest.hexdigest()
 
 

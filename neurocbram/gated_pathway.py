@@ -21,6 +21,8 @@ from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.utils.stringtools import get_identifiers
 
+from neurocbram.standalone_device import TEMPLATER
+
 __all__ = ["GATED_TEMPLATE", "GatedSynapsesCodeObject", "gate_pathway"]
 
 #: the template of gated pathways (part of a build's cache key)
@@ -30,7 +32,7 @@ GATED_TEMPLATE = Path(__file__).parent / "templates" / "synapses.cpp"
 class GatedSynapsesCodeObject(CPPStandaloneCodeObject):
     """C++ standalone code object whose ``synapses`` template skips gated-off synapses."""
 
-    templater = CPPStandaloneCodeObject.templater.derive("neurocbram")
+    templater = TEMPLATER
 
 
 def gate_pathway(pathway, gate_variable: str) -> bool:

@@ -47,6 +47,8 @@ from typing import Any
 from brian2 import device, get_device, prefs, set_device
 from brian2.utils.filelock import FileLock
 
+from neurocbram.standalone_device import DEVICE_NAME
+
 __all__ = ["build_cache_dir", "seed_from_variable", "StandaloneProgram"]
 
 #: environment variable overriding the build cache folder
@@ -134,7 +136,7 @@ class StandaloneProgram:
         # names of the new code objects ("_1"), i.e. new files and a recompilation
         gc.collect()
         self.directory.mkdir(parents=True, exist_ok=True)
-        set_device("cpp_standalone", build_on_run=False, directory=str(self.directory))
+        set_device(DEVICE_NAME, build_on_run=False, directory=str(self.directory))
         prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{self.make_jobs}"]
         marker = self.directory / "neurocbram_build_complete"
         with FileLock(str(self.directory / "build.lock")):
