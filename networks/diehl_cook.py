@@ -79,6 +79,12 @@ pulse and draw no random number (the same conductances bit for bit, N = 30,
 1.2-1.3x faster with exponential Euler and 1.4-1.5x with forward Euler (1,000
 images, one thread, images per CPU-second: 86-94 vs 70-75; 142-158 vs 102-104;
 forward Euler, 60,000 images, seeds 0 / 1: 87.56 / 87.24%).
+Those figures are on Brian2's own standalone device. The trainer now builds
+on :mod:`neurocbram.standalone_device`, whose per-step scheduling costs less
+(the same schedule and results bit for bit): images per CPU-second at N = 400
+(1,000-2,000 images, one thread) 103-112 with exponential Euler and 174-190
+with forward Euler (197 deferred), against 94-96 and 153-155 on the same
+day with Brian2's scheduler.
 With ``"deferred"`` the same sum is settled per
 synapse where the neuron acts anyway: each input keeps ``pre_spike_sum =
 sum_s exp(-(s - slot_start)/tau_post1)`` over its spikes of the slot, each

@@ -4,6 +4,10 @@ Brian2 (2.6+) can re-run a compiled standalone program with new initial
 values through ``device.run(run_args={group.var: values, timed_array: table})``
 without recompiling. This module adds what a training loop needs on top:
 
+**The device.** Programs are built on
+:class:`neurocbram.standalone_device.LeanStandaloneDevice` (Brian2's
+``cpp_standalone`` with a leaner per-step scheduler; the same results).
+
 **A persistent build folder.** Programs are built into
 ``<cache>/<key>`` (``cache`` = ``$NEUROCBRAM_BUILD_CACHE`` or
 ``~/.cache/neurocbram/builds``; ``key`` a digest of everything that shapes the
