@@ -14,8 +14,6 @@ other devices the pathway is left as it is.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from brian2 import get_device
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
@@ -23,10 +21,7 @@ from brian2.utils.stringtools import get_identifiers
 
 from neurocbram.standalone_device import TEMPLATER
 
-__all__ = ["GATED_TEMPLATE", "GatedSynapsesCodeObject", "gate_pathway"]
-
-#: the template of gated pathways (part of a build's cache key)
-GATED_TEMPLATE = Path(__file__).parent / "templates" / "synapses.cpp"
+__all__ = ["GatedSynapsesCodeObject", "gate_pathway"]
 
 
 class GatedSynapsesCodeObject(CPPStandaloneCodeObject):

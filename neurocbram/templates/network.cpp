@@ -22,19 +22,14 @@
 namespace {
     const double clocks_coincide = 1e-14;
 
-    // seconds of processor time since ``start`` (wall time with OpenMP)
-    double seconds_since(double start)
+    // seconds of processor time (wall time with OpenMP)
+    double now()
     {
         {% if openmp_pragma('with_openmp') %}
-        return omp_get_wtime() - start;
+        return omp_get_wtime();
         {% else %}
-        return ((double) std::clock()) / CLOCKS_PER_SEC - start;
+        return ((double) std::clock()) / CLOCKS_PER_SEC;
         {% endif %}
-    }
-
-    double time_now()
-    {
-        return seconds_since(0.0);
     }
 }
 
@@ -80,7 +75,7 @@ void Network::run(const double duration, void (*report_func)(const double, const
         clocks[c]->set_interval(t, t_end);
     std::vector<char> due(clocks.size(), 0);
 
-    const double start = time_now();
+    const double start = now();
     double elapsed = 0.0;
     if (report_func)
         report_func(0.0, 0.0, t_start, duration);
@@ -101,7 +96,7 @@ void Network::run(const double duration, void (*report_func)(const double, const
             break;
         {% if maximum_run_time is not none %}
         // (checked after every step, as in Brian2: at least one step runs)
-        if (steps > 0 && seconds_since(start) > {{ maximum_run_time }})
+        if (steps > 0 && now() - start > {{ maximum_run_time }})
         {
             broke_off = true;
             break;
@@ -118,7 +113,7 @@ void Network::run(const double duration, void (*report_func)(const double, const
         {
             if (report_func)
             {
-                elapsed = seconds_since(start);
+                elapsed = now() - start;
                 if (elapsed > next_report_time)
                 {
                     report_func(elapsed, (t - t_start) / duration, t_start, duration);
@@ -134,7 +129,7 @@ void Network::run(const double duration, void (*report_func)(const double, const
         steps++;
     }
     Network::_globally_running = false;
-    elapsed = seconds_since(start);
+    elapsed = now() - start;
 
     if (!broke_off && !Network::_globally_stopped)
         t = t_end;
