@@ -172,6 +172,11 @@ class SGD:
             v -= self.lr * g
             p += v
 
+    def forget(self, index: int, where: np.ndarray) -> None:
+        """Zero the momentum of the entries ``where`` of parameter ``index`` (e.g. regrown weights)."""
+        if self._v is not None:
+            self._v[index][where] = 0
+
 
 class Adam:
     """Adam (Kingma & Ba, ICLR 2015); ``step(params, grads)`` updates in place."""
@@ -195,6 +200,12 @@ class Adam:
             v *= self.beta2
             v += (1 - self.beta2) * g * g
             p -= self.lr * (m / c1) / (array_module(v).sqrt(v / c2) + self.eps)
+
+    def forget(self, index: int, where: np.ndarray) -> None:
+        """Zero both moments of the entries ``where`` of parameter ``index`` (e.g. regrown weights)."""
+        if self._m is not None:
+            self._m[index][where] = 0
+            self._v[index][where] = 0
 
 
 def train(

@@ -1,7 +1,8 @@
 """Small-World pruning (Krishnan et al., arXiv:1911.04453) vs magnitude pruning (Han et al. 2015).
 
 Prints one JSON object: dense baseline, Small-World accuracy / L / C per
-rewiring probability (trained sparse from the start), gradual magnitude pruning
+rewiring probability (trained sparse from the start, its connections moved
+at fixed density while training; --rewire 0 holds them), gradual magnitude pruning
 at the same per-layer densities, all with the same number of epochs (Adam,
 cosine learning-rate decay); the last 5000 training images are a validation
 split (picks the best p), the test set is only reported. Also crossbar tiles
@@ -11,6 +12,7 @@ split (picks the best p), the test set is only reported. Also crossbar tiles
     python benchmarks/small_world.py --model lenet300 --epochs 20 --sparsity 0.9 0.97
     python benchmarks/small_world.py --model lenet5-caffe --epochs 8 --sparsity 0.977 --p 0.1
     python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --jobs 2
+    python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --p 0.3 --rewire 0
     python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --device cuda
 """
 
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=20.0, help="training epochs of every run")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate, dense and magnitude pruning")
     parser.add_argument("--sparse-lr", type=float, default=3e-3, help="Adam rate, Small-World")
+    parser.add_argument("--rewire", type=float, default=0.3,
+                        help="Small-World: fraction of connections rewired every 100 steps, decayed to 0 at "
+                             "75%% of the run (RigL); 0 holds the masks fixed")
     parser.add_argument("--allocation", choices=("er", "erk", "uniform"), default="er",
                         help="per-layer densities (er: Erdos-Renyi on unit shapes)")
     parser.add_argument("--val-size", type=int, default=5000, help="training images held out for choices")
@@ -52,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="train on the CPU (NumPy) or an NVIDIA GPU (needs CuPy)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
-    parser.add_argument("--quick", action="store_true", help="5000 train / 2000 test, 2 epochs")
+    parser.add_argument("--quick", action="store_true",
+                        help="5000 train / 2000 test, 2 epochs, rewiring every 20 steps")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -60,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs, args.val_size = 2.0, 1000
 
     from neurocbram.analysis.mlp import mnist_arrays
-    from neurocbram.analysis.small_world import compare_pruning
+    from neurocbram.analysis.small_world import Rewiring, compare_pruning
 
     x, y = mnist_arrays("train", folder=args.mnist, limit=args.train_limit)
     xt, yt = mnist_arrays("test", folder=args.mnist, limit=args.test_limit)
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None
+    rewiring = Rewiring(args.rewire, every=20 if args.quick else 100) if args.rewire else None
     models = ("lenet300", "lenet5-caffe") if args.model == "both" else (args.model,)
     result = {"benchmark": "small_world", "reference": {
         "paper": "Krishnan, Du & Cao, arXiv:1911.04453 (2019)",
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                                     epochs=args.epochs, lr=args.lr, sparse_lr=args.sparse_lr,
                                     allocation=args.allocation, val_size=args.val_size,
                                     card=args.card or None, seed=args.seed, jobs=args.jobs,
-                                    device=args.device, log=log)
+                                    device=args.device, rewiring=rewiring, log=log)
     return emit(result, args.json)
 
 

@@ -16,7 +16,7 @@ import pytest
 from neurocbram.analysis.backend import array_module, check_device, device_of, to_device, to_numpy
 from neurocbram.analysis.conv import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, train_net
 from neurocbram.analysis.mlp import SGD, Adam
-from neurocbram.analysis.small_world import compare_pruning, magnitude_masks
+from neurocbram.analysis.small_world import Rewiring, compare_pruning, magnitude_masks
 
 
 def _gpu_available() -> bool:
@@ -112,7 +112,8 @@ def test_compare_pruning_on_the_gpu_matches_the_cpu():
     rng = np.random.default_rng(2)
     x, y = rng.random((700, 784)).astype(np.float32), rng.integers(0, 10, 700)
     x[np.arange(700), y * 70] += 3.0  # one telling pixel per class
-    kw = {"sparsities": [0.9], "ps": [0.3], "epochs": 2, "val_size": 200, "card": None, "seed": 0}
+    kw = {"sparsities": [0.9], "ps": [0.3], "epochs": 2, "val_size": 200, "card": None, "seed": 0,
+          "rewiring": Rewiring(0.3, every=2)}
     cpu = compare_pruning("lenet300", (x, y, x[:300], y[:300]), **kw)
     gpu = compare_pruning("lenet300", (x, y, x[:300], y[:300]), device="cuda", **kw)
     assert gpu["device"] == "cuda"

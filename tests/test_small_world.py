@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from neurocbram.analysis.conv import lenet5, mlp_net
 from neurocbram.analysis.small_world import (
-    array_tiles, card_accuracy, characteristic_path_length, check_sparsity, clustering_coefficient,
+    Rewiring, array_tiles, card_accuracy, characteristic_path_length, check_sparsity, clustering_coefficient,
     layer_densities, magnitude_masks, network_small_world_masks, ring_lattice, small_world_mask,
     structure_metrics, train_sparse, unit_graph, watts_strogatz,
 )
@@ -119,6 +121,72 @@ def test_sparse_training_keeps_masks_and_card_accuracy():
     assert 0.0 <= acc <= 1.0
 
 
+def _unit(mask):
+    return mask[:, :, 0, 0] if mask.ndim == 4 else mask
+
+
+def test_rewiring_moves_connections_at_fixed_density_without_changing_the_function():
+    from neurocbram.analysis.mlp import Adam
+
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 40)
+    net = lenet5(seed=0, widths=(4, 6, 12, 10))
+    masks = network_small_world_masks(net, 0.8, 0.1, seed=0)
+    net.set_masks(masks)
+    optimizer = Adam(1e-2)
+    hook = Rewiring(fraction=0.3, every=2, end=1.0).hook(net, optimizer, total_steps=6)
+    for step in (1, 2):
+        _, grads = net.loss_and_grads(x[:20], y[:20])
+        optimizer.step(net.params, grads)
+        net.apply_masks()
+        for m, v in zip(optimizer._m, optimizer._v, strict=True):
+            m += 1.0  # stale moments, as left behind by weights dropped earlier
+            v += 1.0
+        before = copy.deepcopy(net)
+        old = [np.asarray(layer.mask, bool).copy() for layer in net.weighted]
+        hook(step, 0.0)
+    # step 2 rewired: the net computes what the old one does without the dropped weights
+    # (grown ones start at 0), every layer keeps its count, the masks moved
+    for layer, now in zip(before.weighted, net.weighted, strict=True):
+        layer.W *= np.asarray(now.mask, bool)
+    np.testing.assert_array_equal(net.logits(x[20:]), before.logits(x[20:]))
+    assert hook.moved > 0
+    moved_layers = 0
+    for i, (layer, was) in enumerate(zip(net.weighted, old, strict=True)):
+        now = np.asarray(layer.mask, bool)
+        assert now.sum() == was.sum()
+        assert np.all(layer.W[~now] == 0)
+        if layer.W.ndim == 4:  # whole kernels move
+            assert np.array_equal(now, np.broadcast_to(_unit(now)[:, :, None, None], now.shape))
+        grown = now & ~was
+        if grown.any():
+            moved_layers += 1
+            assert np.all(layer.W[grown] == 0)
+            assert np.all(optimizer._m[2 * i][grown] == 0) and np.all(optimizer._v[2 * i][grown] == 0)
+        if masks[i].all():
+            assert now.all()  # dense layers are left alone
+    assert moved_layers >= 2
+
+
+def test_rewired_training_keeps_sparsity():
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    net = mlp_net((784, 30, 10), seed=0)
+    masks = network_small_world_masks(net, 0.9, 0.1)
+    res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=2, batch=50,
+                       rewiring=Rewiring(fraction=0.3, every=2))
+    assert res.rewired > 0
+    assert res.sparsity == pytest.approx(0.9, abs=0.01)
+    for w, m, m0 in zip(res.net.weights, res.masks, masks, strict=True):
+        assert np.all(w[~m] == 0) and m.sum() == m0.sum()
+    assert any((m != m0).any() for m, m0 in zip(res.masks, masks, strict=True))
+    for bad in ({"fraction": 0.0}, {"fraction": 1.0}, {"every": 0}, {"end": 0.0}):
+        with pytest.raises(ValueError):
+            Rewiring(**bad)
+
+
 def test_bad_input_raises():
     for bad in (-0.1, 1.0, 1.5, "x"):
         with pytest.raises(ValueError):
@@ -144,7 +212,7 @@ def test_cli_rejects_bad_input_before_training(tmp_path):
     parser.add_argument("--quiet", action="store_true")
     structure.add_arguments(parser)
     for argv in (["small-world", "--card", "no-such-card"], ["small-world", "--sparsity", "1.0", "--card", ""],
-                 ["cgap", "--card", "no-such-card"]):
+                 ["small-world", "--rewire", "1.5", "--card", ""], ["cgap", "--card", "no-such-card"]):
         args = parser.parse_args(argv + ["--out", str(tmp_path)])
         with pytest.raises(ValueError):
             structure.run(args)
@@ -219,13 +287,15 @@ def test_compare_pruning_in_parallel_gives_the_same_runs():
     rng = np.random.default_rng(0)
     x = rng.random((700, 784)).astype(np.float32)
     y = x[:, :10].argmax(axis=1)
-    kw = dict(sparsities=[0.9], ps=[0.0, 1.0], epochs=1.0, val_size=200, card=None)
+    kw = dict(sparsities=[0.9], ps=[0.0, 1.0], epochs=1.0, val_size=200, card=None,
+              rewiring=Rewiring(0.3, every=2))
     one = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=1, **kw)
     two = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=2, **kw)
     for result in (one, two):
         result.pop("seconds"), result.pop("jobs")
     assert [r["method"] for r in one["runs"]] == ["small-world p=0", "small-world p=1",
                                              "magnitude (gradual)"]
+    assert one["runs"][0]["rewired"] > 0 and one["rewiring"]["fraction"] == 0.3
     assert one == two
     with pytest.raises(ValueError, match="jobs"):
         compare_pruning("lenet300", (x, y, x, y), jobs=0, **kw)

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="small-world: target weight sparsities in [0, 1)")
     parser.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 0.3, 1.0],
                         help="small-world: rewiring probabilities")
+    parser.add_argument("--rewire", type=float, default=0.3,
+                        help="small-world: fraction of connections rewired every 100 steps, decayed to 0 at "
+                             "75%% of the run (RigL); 0 holds the masks fixed")
     parser.add_argument("--epochs", type=float, default=20.0,
                         help="small-world: training epochs of every run (dense, Small-World, magnitude)")
     parser.add_argument("--train-limit", type=int, default=None)
@@ -50,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
         load_card(card)  # unknown card: a clear error before any training
     if args.method == "small-world":
         from neurocbram.analysis.mlp import mnist_arrays
-        from neurocbram.analysis.small_world import check_sparsity, compare_pruning
+        from neurocbram.analysis.small_world import Rewiring, check_sparsity, compare_pruning
 
         for s in args.sparsity:
             check_sparsity(s)
+        # a bad fraction fails here, before any training
+        rewiring = Rewiring(args.rewire, every=20 if args.quick else 100) if args.rewire else None
         if args.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
         train_limit, test_limit, epochs, val_size = args.train_limit, args.test_limit, args.epochs, 5000
@@ -66,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         for m in models:
             result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p, epochs=epochs,
                                         val_size=val_size, card=card, seed=args.seed, jobs=args.jobs,
-                                        device=args.device, log=None if args.quiet else print)
+                                        device=args.device, rewiring=rewiring,
+                                        log=None if args.quiet else print)
     else:
         from neurocbram.analysis.cgap import run_cgap_experiment
 
