@@ -107,16 +107,19 @@ def test_tiles_convention():
     assert array_tiles(w, 64, differential=False)["dense"] == 2
 
 
-def test_sparse_training_keeps_masks_and_card_accuracy():
+@pytest.mark.parametrize("rewiring", [None, Rewiring(fraction=0.3, every=2)], ids=["fixed", "rewired"])
+def test_sparse_training_keeps_sparsity_masks_and_card_accuracy(rewiring):
     rng = np.random.default_rng(0)
     x = rng.random((300, 784)).astype(np.float32)
     y = rng.integers(0, 10, 300)
     net = mlp_net((784, 30, 10), seed=0)
     masks = network_small_world_masks(net, 0.9, 0.1)
-    res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=1, batch=50)
-    for w, m in zip(res.net.weights, masks, strict=False):
-        assert np.all(w[~m] == 0)
+    res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=2, batch=50, rewiring=rewiring)
+    for w, m, m0 in zip(res.net.weights, res.masks, masks, strict=True):
+        assert np.all(w[~m] == 0) and m.sum() == m0.sum()
     assert res.sparsity == pytest.approx(0.9, abs=0.01)
+    moved = any((m != m0).any() for m, m0 in zip(res.masks, masks, strict=True))
+    assert moved == (rewiring is not None) and (res.rewired > 0) == moved
     acc = card_accuracy(res.net, "cbram-shi2018", x[:100], y[:100])
     assert 0.0 <= acc <= 1.0
 
@@ -169,19 +172,7 @@ def test_rewiring_moves_connections_at_fixed_density_without_changing_the_functi
     assert moved_layers >= 2
 
 
-def test_rewired_training_keeps_sparsity():
-    rng = np.random.default_rng(0)
-    x = rng.random((300, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 300)
-    net = mlp_net((784, 30, 10), seed=0)
-    masks = network_small_world_masks(net, 0.9, 0.1)
-    res = train_sparse(net, masks, x, y, x[:100], y[:100], epochs=2, batch=50,
-                       rewiring=Rewiring(fraction=0.3, every=2))
-    assert res.rewired > 0
-    assert res.sparsity == pytest.approx(0.9, abs=0.01)
-    for w, m, m0 in zip(res.net.weights, res.masks, masks, strict=True):
-        assert np.all(w[~m] == 0) and m.sum() == m0.sum()
-    assert any((m != m0).any() for m, m0 in zip(res.masks, masks, strict=True))
+def test_rewiring_rejects_bad_settings():
     for bad in ({"fraction": 0.0}, {"fraction": 1.0}, {"every": 0}, {"end": 0.0}):
         with pytest.raises(ValueError):
             Rewiring(**bad)
