@@ -480,8 +480,7 @@ def train_net(
     optimizer = optimizer or Adam(1e-3)
     rng = np.random.default_rng(seed)
     x, y = to_device(x, net.device), to_device(y, net.device)
-    steps_per_epoch = int(np.ceil(len(x) / batch))
-    total_steps = int(round(epochs * steps_per_epoch))
+    total_steps = training_steps(len(x), epochs, batch)
     base_lr = optimizer.lr
     losses, step = [], 0
     while step < total_steps:
@@ -504,6 +503,11 @@ def train_net(
         losses.append(acc / max(seen, 1))
     optimizer.lr = base_lr
     return losses
+
+
+def training_steps(n_samples: int, epochs: float, batch: int) -> int:
+    """Optimiser steps of :func:`train_net` for ``n_samples`` samples (a last partial batch counts)."""
+    return int(round(epochs * np.ceil(n_samples / batch)))
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
