@@ -581,6 +581,8 @@ class Rewiring:
     def hook(self, net: Sequential, optimizer, total_steps: int):
         """The ``on_step(step, loss)`` callback of :func:`~neurocbram.analysis.conv.train_net`.
 
+        ``optimizer``: the run's ``Adam`` or ``SGD`` (its moments of grown weights are reset).
+
         It reads each layer's gradient of the step just taken (``layer.dW``) and
         counts the connections it moved in its ``moved`` attribute.
         """
@@ -599,10 +601,10 @@ class Rewiring:
         return on_step
 
 
-def _unit_scores(a, ndim: int):
+def _unit_scores(a):
     """``|a|`` per unit connection: the kernel's L1 norm for a convolution, else the entry."""
     xp = array_module(a)
-    return xp.abs(a).sum(axis=(2, 3)) if ndim == 4 else xp.abs(a)
+    return xp.abs(a).sum(axis=(2, 3)) if a.ndim == 4 else xp.abs(a)
 
 
 def _rewire_layer(layer, param_index: int, optimizer, fraction: float) -> int:
@@ -615,17 +617,16 @@ def _rewire_layer(layer, param_index: int, optimizer, fraction: float) -> int:
     k = min(int(fraction * active.size), absent.size)
     if k == 0:
         return 0
-    magnitude = to_numpy(_unit_scores(w, w.ndim)).ravel()
-    gradient = to_numpy(_unit_scores(layer.dW, w.ndim)).ravel()
+    magnitude = to_numpy(_unit_scores(w)).ravel()
+    gradient = to_numpy(_unit_scores(layer.dW)).ravel()
     drop = active[np.argpartition(magnitude[active], k - 1)[:k]]
     grow = absent[np.argpartition(-gradient[absent], k - 1)[:k]]
     new_unit = unit.ravel().copy()
     new_unit[drop], new_unit[grow] = False, True
     new_unit = new_unit.reshape(unit.shape)
-    new_full = np.broadcast_to(new_unit[:, :, None, None], w.shape) if w.ndim == 4 else new_unit
+    new_full = _expand(new_unit, w)
     grown = xp.asarray(new_full & ~full)  # already 0 in w: the old mask held them at 0
-    if hasattr(optimizer, "forget"):
-        optimizer.forget(param_index, grown)
+    optimizer.forget(param_index, grown)
     layer.mask = xp.asarray(new_full).astype(w.dtype)
     w *= layer.mask
     return k
