@@ -147,6 +147,7 @@ __all__ = [
     "network_tiles",
     "rescale_sparse_init",
     "ring_lattice",
+    "seed_summary",
     "small_world_mask",
     "structure_metrics",
     "train_sparse",
@@ -1019,3 +1020,45 @@ def compare_pruning(
     out["device"] = device
     out["seconds"] = round(time.time() - t0, 1)
     return out
+
+
+def seed_summary(results: Sequence[dict]) -> dict:
+    """Means over seeds of :func:`compare_pruning` results for one model (one result per seed).
+
+    Per target sparsity: the dense, selected Small-World and magnitude test
+    accuracies of each seed, their means, and each method's gap to its own
+    seed's dense run (accuracy minus dense, in points; negative is a loss) with
+    the mean and the worst seed's gap.
+    """
+    if not results:
+        raise ValueError("seed_summary needs at least one compare_pruning result")
+    models = {r["model"] for r in results}
+    if len(models) != 1:
+        raise ValueError(f"seed_summary needs results of one model, got {sorted(models)}")
+    seeds = [r["seed"] for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed_summary got a seed twice: {seeds}")
+    dense = np.array([r["dense"]["accuracy"] for r in results])
+    out = {"model": results[0]["model"], "seeds": seeds, "dense": _mean_row(dense), "sparsities": []}
+    for sparsity in sorted({run["target_sparsity"] for run in results[0]["runs"]}):
+        row = {"target_sparsity": sparsity}
+        for name, pick in (("small_world", lambda run: run.get("selected", False)),
+                           ("magnitude", lambda run: run["p"] is None)):
+            chosen = [[run for run in r["runs"] if run["target_sparsity"] == sparsity and pick(run)]
+                      for r in results]
+            if any(len(c) != 1 for c in chosen):
+                raise ValueError(f"each result needs one {name} run at sparsity {sparsity:g}")
+            acc = np.array([c[0]["accuracy"] for c in chosen])
+            gap = 100.0 * (acc - dense)
+            row[name] = _mean_row(acc) | {"gap_points": [round(float(g), 4) for g in gap],
+                                          "mean_gap_points": round(float(gap.mean()), 4),
+                                          "worst_gap_points": round(float(gap.min()), 4)}
+            if name == "small_world":
+                row[name]["p"] = [c[0]["p"] for c in chosen]
+        out["sparsities"].append(row)
+    return out
+
+
+def _mean_row(acc: np.ndarray) -> dict:
+    return {"accuracy": [float(a) for a in acc], "mean": float(acc.mean()),
+            "std": float(acc.std(ddof=1)) if acc.size > 1 else 0.0}

@@ -10,6 +10,7 @@ split (picks the best p), the test set is only reported. Also crossbar tiles
 
     python benchmarks/small_world.py --quick          # small subset, ~1 min
     python benchmarks/small_world.py --model lenet300 --epochs 20 --sparsity 0.9 0.97
+    python benchmarks/small_world.py --model lenet300 --epochs 20 --sparsity 0.97 --p 0.3 --seed 0 1 2 3
     python benchmarks/small_world.py --model lenet5-caffe --epochs 8 --sparsity 0.977 --p 0.1
     python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --jobs 2
     python benchmarks/small_world.py --model lenet5-caffe --epochs 24 --sparsity 0.977 --p 0.3 --rewire 0
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mnist", type=Path, default=None,
                         help="folder with the MNIST IDX files (default: $NEUROCBRAM_MNIST, then the cache)")
     parser.add_argument("--card", default="cbram-shi2018")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="one or more seeds; with several, each model's result holds one run per "
+                             "seed and their means (dense, Small-World, magnitude, gaps to dense)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="training runs in parallel processes (same results; default 1)")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs, args.val_size = 2.0, 1000
 
     from neurocbram.analysis.mlp import mnist_arrays
-    from neurocbram.analysis.small_world import Rewiring, compare_pruning
+    from neurocbram.analysis.small_world import Rewiring, compare_pruning, seed_summary
 
     x, y = mnist_arrays("train", folder=args.mnist, limit=args.train_limit)
     xt, yt = mnist_arrays("test", folder=args.mnist, limit=args.test_limit)
@@ -78,12 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         "lenet5_mnist": {"kept_params": 0.023, "accuracy": 0.9918, "dense_accuracy": 0.9929},
         "magnitude": "Han et al., NeurIPS 2015 (train, prune, fine-tune); here gradual with a cubic "
                      "schedule (Zhu & Gupta, arXiv:1710.01878) inside the same epoch budget"}}
+    if len(set(args.seed)) != len(args.seed):
+        parser.error(f"--seed: each seed once, got {args.seed}")
     for m in models:
-        result[m] = compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p,
+        per_seed = [compare_pruning(m, (x, y, xt, yt), sparsities=args.sparsity, ps=args.p,
                                     epochs=args.epochs, lr=args.lr, sparse_lr=args.sparse_lr,
                                     allocation=args.allocation, val_size=args.val_size,
-                                    card=args.card or None, seed=args.seed, jobs=args.jobs,
+                                    card=args.card or None, seed=seed, jobs=args.jobs,
                                     device=args.device, rewiring=rewiring, log=log)
+                    for seed in args.seed]
+        result[m] = per_seed[0] if len(per_seed) == 1 else {"per_seed": per_seed,
+                                                             "summary": seed_summary(per_seed)}
     return emit(result, args.json)
 
 

@@ -278,7 +278,7 @@ def test_compare_pruning_in_parallel_gives_the_same_runs():
     rng = np.random.default_rng(0)
     x = rng.random((700, 784)).astype(np.float32)
     y = x[:, :10].argmax(axis=1)
-    kw = dict(sparsities=[0.9], ps=[0.0, 1.0], epochs=1.0, val_size=200, card=None,
+    kw = dict(sparsities=[0.9], ps=[0.0], epochs=1.0, val_size=200, card=None,
               rewiring=Rewiring(0.3, every=2))
     one = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=1, **kw)
     two = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=2, **kw)
@@ -290,3 +290,59 @@ def test_compare_pruning_in_parallel_gives_the_same_runs():
     assert one == two
     with pytest.raises(ValueError, match="jobs"):
         compare_pruning("lenet300", (x, y, x, y), jobs=0, **kw)
+
+
+def _fake_result(seed: int, dense: float, runs: list[tuple]) -> dict:
+    """A compare_pruning result with only the fields seed_summary reads: (sparsity, p, accuracy, selected)."""
+    return {"model": "lenet300", "seed": seed, "dense": {"accuracy": dense},
+            "runs": [{"target_sparsity": s, "p": p, "accuracy": a} | ({"selected": True} if sel else {})
+                     for s, p, a, sel in runs]}
+
+
+def test_seed_summary_means_and_gaps_against_each_seeds_dense_run():
+    from neurocbram.analysis.small_world import seed_summary
+
+    a = _fake_result(0, 0.98, [(0.97, 0.0, 0.90, False), (0.97, 0.3, 0.976, True), (0.97, None, 0.979, False)])
+    b = _fake_result(1, 0.97, [(0.97, 0.0, 0.968, True), (0.97, 0.3, 0.975, False), (0.97, None, 0.965, False)])
+    out = seed_summary([a, b])
+    assert out["seeds"] == [0, 1] and out["dense"]["mean"] == pytest.approx(0.975)
+    assert out["dense"]["std"] == pytest.approx(np.std([0.98, 0.97], ddof=1))
+    (row,) = out["sparsities"]
+    sw, mag = row["small_world"], row["magnitude"]
+    assert sw["accuracy"] == [0.976, 0.968] and sw["p"] == [0.3, 0.0]  # the selected run, not the best test
+    assert sw["gap_points"] == pytest.approx([-0.4, -0.2])
+    assert sw["mean_gap_points"] == pytest.approx(-0.3) and sw["worst_gap_points"] == pytest.approx(-0.4)
+    assert mag["gap_points"] == pytest.approx([-0.1, -0.5]) and mag["worst_gap_points"] == pytest.approx(-0.5)
+    assert seed_summary([a])["dense"]["std"] == 0.0
+
+
+def test_seed_summary_rejects_mismatched_results():
+    from neurocbram.analysis.small_world import seed_summary
+
+    runs = [(0.97, 0.3, 0.976, True), (0.97, None, 0.979, False)]
+    a = _fake_result(0, 0.98, runs)
+    with pytest.raises(ValueError, match="at least one"):
+        seed_summary([])
+    with pytest.raises(ValueError, match="seed twice"):
+        seed_summary([a, a])
+    with pytest.raises(ValueError, match="one model"):
+        seed_summary([a, _fake_result(1, 0.98, runs) | {"model": "lenet5"}])
+    unselected = _fake_result(1, 0.98, [(0.97, 0.3, 0.976, False), (0.97, None, 0.979, False)])
+    with pytest.raises(ValueError, match="one small_world run at sparsity 0.97"):
+        seed_summary([a, unselected])
+
+
+def test_seed_summary_reads_real_compare_pruning_results():
+    from neurocbram.analysis.small_world import compare_pruning, seed_summary
+
+    rng = np.random.default_rng(1)
+    x = rng.random((500, 784)).astype(np.float32)
+    y = x[:, :10].argmax(axis=1)
+    runs = [compare_pruning("lenet300", (x, y, x[:100], y[:100]), sparsities=[0.9], ps=[0.0], epochs=1.0,
+                            val_size=100, card=None, seed=seed) for seed in (0, 1)]
+    (row,) = seed_summary(runs)["sparsities"]
+    for r, acc in zip(runs, row["small_world"]["accuracy"], strict=True):
+        (selected,) = [run for run in r["runs"] if run.get("selected")]
+        assert acc == selected["accuracy"]
+    mags = [run["accuracy"] for r in runs for run in r["runs"] if run["p"] is None]
+    assert row["magnitude"]["mean"] == pytest.approx(np.mean(mags))
