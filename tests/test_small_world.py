@@ -278,7 +278,7 @@ def test_compare_pruning_in_parallel_gives_the_same_runs():
     rng = np.random.default_rng(0)
     x = rng.random((700, 784)).astype(np.float32)
     y = x[:, :10].argmax(axis=1)
-    kw = dict(sparsities=[0.9], ps=[0.0], epochs=1.0, val_size=200, card=None,
+    kw = dict(sparsities=[0.9], ps=[0.0, 1.0], epochs=1.0, val_size=200, card=None,
               rewiring=Rewiring(0.3, every=2))
     one = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=1, **kw)
     two = compare_pruning("lenet300", (x, y, x[:200], y[:200]), jobs=2, **kw)
