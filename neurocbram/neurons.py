@@ -29,6 +29,7 @@ __all__ = [
     "EXCITATORY_EQUATIONS",
     "INHIBITORY_EQUATIONS",
     "EXCITATORY_THRESHOLD",
+    "REFRACTORY_CONDITION",
     "INTEGRATION_METHODS",
     "DEFAULT_INTEGRATION",
     "check_integration",
@@ -73,6 +74,16 @@ dtheta/dt = -theta_decay * (theta - theta_relax) / tau_theta : volt
 EXCITATORY_THRESHOLD = (
     "v > v_threshold + theta and timestep(t - lastspike, dt) >= timestep(spike_lock, dt)"
 )
+
+#: refractoriness (Brian2's ``refractory`` argument): a neuron stays refractory while
+#: fewer than ``timestep(refractory, dt)`` steps have passed since its last spike.
+#: ``refractory="refractory"`` would make Brian2 compare whole time steps,
+#: ``timestep(t - lastspike, dt) >= timestep(refractory, dt)``; since ``t`` and
+#: ``lastspike`` are multiples of ``dt``, this comparison in seconds, half a step
+#: below the period, releases the neuron at the same step, and it has no
+#: double-to-int64 conversion, which would keep the state updater's loop from
+#: vectorising (:func:`neurocbram.standalone_device.vectorise_state_updater`).
+REFRACTORY_CONDITION = "(t - lastspike) < (floor(refractory / dt + 0.001) - 0.5) * dt"
 
 #: inhibitory LIF (fixed threshold)
 INHIBITORY_EQUATIONS = """
@@ -168,7 +179,7 @@ def excitatory_group(
         EXCITATORY_EQUATIONS,
         threshold=EXCITATORY_THRESHOLD,
         reset=reset,
-        refractory="refractory",
+        refractory=REFRACTORY_CONDITION,
         method=method,
         namespace=params.namespace(theta_decay=1.0 if learning else 0.0),
         name=name,
@@ -193,7 +204,7 @@ def inhibitory_group(
         INHIBITORY_EQUATIONS,
         threshold="v > v_threshold",
         reset="v = v_reset",
-        refractory="refractory",
+        refractory=REFRACTORY_CONDITION,
         method=method,
         namespace=params.namespace(),
         name=name,

@@ -15,6 +15,12 @@ results -- is Brian2's.
 
 ``set_device("neurocbram_standalone", ...)`` selects it (registered on import);
 :class:`neurocbram.standalone.StandaloneProgram` uses it.
+
+:func:`vectorise_state_updater` gives a group's state updater a template
+(``templates/stateupdate.cpp``) whose loop GCC vectorises, ``exp`` included
+(glibc's SIMD ``exp``): with exponential Euler the neurons' ``exp`` was a
+fifth of the Diehl & Cook network's training time at N = 400, one scalar call
+per neuron and step. It works on either standalone device.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices
 
-__all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice"]
+__all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice", "StateUpdaterCodeObject",
+           "vectorise_state_updater"]
 
 #: Brian2's standalone templates, with neurocbram's (``templates/*.cpp``) taking precedence
 TEMPLATER = CPPStandaloneCodeObject.templater.derive("neurocbram")
@@ -48,3 +55,29 @@ class LeanStandaloneDevice(CPPStandaloneDevice):
 
 
 all_devices[DEVICE_NAME] = LeanStandaloneDevice()
+
+
+class StateUpdaterCodeObject(CPPStandaloneCodeObject):
+    """C++ standalone code object whose ``stateupdate`` template lets GCC vectorise the loop."""
+
+    templater = TEMPLATER
+
+
+def vectorise_state_updater(group) -> bool:
+    """Build ``group``'s state updater from neurocbram's vectorisable template (C++ standalone).
+
+    The template (``templates/stateupdate.cpp``) computes the same statements
+    as Brian2's; GCC then runs the loop over 2 or 4 neurons at a time, ``exp``
+    included (glibc's vector ``exp``, within 4 ulp of the scalar one, so
+    results are not bit-identical to Brian2's template). The loop vectorises
+    only if its statements do: Brian2's refractoriness by time steps
+    (``timestep(t - lastspike, dt) >= ...``, a double-to-int64 conversion) does
+    not on AVX2, hence :data:`neurocbram.neurons.REFRACTORY_CONDITION`.
+    Returns True when the template is in place, False on other devices.
+    """
+    from brian2 import get_device
+
+    if not isinstance(get_device(), CPPStandaloneDevice):
+        return False
+    group.state_updater.codeobj_class = StateUpdaterCodeObject
+    return True
