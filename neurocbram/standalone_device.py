@@ -30,6 +30,7 @@ from pathlib import Path
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices
+from brian2.groups.group import Group
 
 __all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice", "StateUpdaterCodeObject",
            "vectorise_state_updater"]
@@ -63,7 +64,7 @@ class StateUpdaterCodeObject(CPPStandaloneCodeObject):
     templater = TEMPLATER
 
 
-def vectorise_state_updater(group) -> bool:
+def vectorise_state_updater(group: Group) -> bool:
     """Build ``group``'s state updater from neurocbram's vectorisable template (C++ standalone).
 
     The template (``templates/stateupdate.cpp``) computes the same statements
