@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -43,15 +45,26 @@ def three_clock_network():
     return Network(inputs, neurons, synapses, spikes, voltage), spikes, voltage
 
 
-def run_on(device_name: str, folder, durations):
+@contextmanager
+def standalone(device_name: str, folder):
+    """``device_name`` in ``folder`` inside the block, which gets ``build()`` (compile and run the
+    program); read the results before leaving the block, which resets the device."""
     prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
     set_device(device_name, directory=str(folder), build_on_run=False)
     try:
+        yield lambda: device.build(directory=str(folder), compile=True, run=True, with_output=False)
+    finally:
+        device.reinit()
+        set_device("runtime")
+
+
+def run_on(device_name: str, folder, durations):
+    with standalone(device_name, folder) as build:
         network, spikes, voltage = three_clock_network()
         for duration in durations:
             # a report function makes the scheduler read the clock at every object
             network.run(duration, report="text", report_period=1 * ms)
-        device.build(directory=str(folder), compile=True, run=True, with_output=False)
+        build()
         return {
             "spike_i": np.asarray(spikes.i[:]),
             "spike_t": np.asarray(spikes.t[:] / ms),
@@ -60,9 +73,6 @@ def run_on(device_name: str, folder, durations):
             "t": np.asarray(voltage.t[:] / ms),
             "network_cpp": (folder / "network.cpp").read_text(),
         }
-    finally:
-        device.reinit()
-        set_device("runtime")
 
 
 @pytest.mark.standalone
@@ -112,18 +122,13 @@ def conductance_network(refractory, vectorise: bool):
 
 
 def run_conductance(folder, refractory, vectorise: bool):
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-    set_device(DEVICE_NAME, directory=str(folder), build_on_run=False)
-    try:
+    with standalone(DEVICE_NAME, folder) as build:
         network, spikes, voltage = conductance_network(refractory, vectorise)
         network.run(300 * ms)
-        device.build(directory=str(folder), compile=True, run=True, with_output=False)
+        build()
         code = next((folder / "code_objects").glob("neurongroup*stateupdater_codeobject.cpp")).read_text()
         return {"spike_i": np.asarray(spikes.i[:]), "spike_t": np.asarray(spikes.t[:] / ms),
                 "v": np.asarray(voltage.v[:] / mV), "code": code}
-    finally:
-        device.reinit()
-        set_device("runtime")
 
 
 @pytest.mark.standalone
