@@ -104,10 +104,14 @@ queue (:func:`neurocbram.pathways.direct_pathway`): the inputs connect to the
 excitatory neurons as a full matrix, so the synapses of an input spike are one
 contiguous block (``ge_post += w`` runs four synapses at a time) and the gated
 depression visits only the neurons with a trace, listed once per step. The
-same weights, thresholds and pulse counts bit for bit (N = 100, 400 images,
-both depression modes; ``tests/test_pathways.py``). Measured on one day
-(N = 400, CBRAM, 1,000 images, one thread, images per CPU-second): 160-165
-against 117-120 with the queue (1.38x; 152-156 images per second of wall time).
+potentiation is gated too, on ``pre_trace_pre``: an input without a spike in
+the slot has a zero trace (reset at the slot's start) and its synapses would
+request no pulse. The same weights, thresholds and pulse counts bit for bit
+(N = 100, 400 images, both depression modes; ``tests/test_pathways.py``).
+Measured on one day, interleaved (N = 400, CBRAM, 1,000 images, one thread,
+three runs each, images per CPU-second): 159-177 against 111-119 with the
+queue (1.4x; 150-166 images per second of wall time); forward Euler 226-232
+against 140-144 (1.6x).
 With ``"deferred"`` the same sum is settled per
 synapse where the neuron acts anyway: each input keeps ``pre_spike_sum =
 sum_s exp(-(s - slot_start)/tau_post1)`` over its spikes of the slot, each
@@ -278,7 +282,6 @@ from brian2 import (
 
 from neurocbram.checks import check_count
 from neurocbram.devices import DeviceCard, load_card
-from neurocbram.pathways import direct_pathway, gate_pathway
 from neurocbram.neurons import (
     DEFAULT_INTEGRATION,
     EXCITATORY_EQUATIONS,
@@ -289,6 +292,7 @@ from neurocbram.neurons import (
     check_integration,
     inhibitory_group,
 )
+from neurocbram.pathways import direct_pathway, gate_pathway
 from neurocbram.standalone_device import TEMPLATES, vectorise_state_updater
 from neurocbram.synapses import MemristiveSynapse, memristive_synapses
 
@@ -817,6 +821,9 @@ class DiehlCookNetwork:
             # neurons without a spike in this slot have post_trace1 = 0: their synapses
             # would request no pulse (no random number either), so they are skipped
             gate_pathway(input_synapses.depression, "post_trace1_post")
+            # likewise the potentiation of inputs without a spike in this slot
+            # (pre_trace = 0 from the slot's start): no pulse, no random number
+            gate_pathway(input_synapses.post, "pre_trace_pre")
         for pathway in (*on_pre, *on_post):
             # C++ standalone: the full input matrix is visited without the spike queue
             direct_pathway(getattr(input_synapses, pathway))
@@ -893,8 +900,8 @@ class DiehlCookNetwork:
 
 def _source_digest() -> str:
     """Digest of the modules that write the network's code (a change means a rebuild)."""
-    import neurocbram.pathways
     import neurocbram.neurons
+    import neurocbram.pathways
     import neurocbram.standalone_device
     import neurocbram.synapse_functions
     import neurocbram.synapses

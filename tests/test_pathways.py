@@ -27,17 +27,23 @@ from neurocbram.pathways import PathwayCodeObject, direct_pathway, gate_pathway 
 from neurocbram.synapses import MemristiveSynapse, memristive_synapses  # noqa: E402
 
 N_INPUTS, N_TARGETS = 40, 12
-#: targets 0, 3, 6, 9 have no trace: their synapses must be skipped
+#: targets 0, 3, 6, 9 have no trace: their synapses must be skipped in the depression
 TRACE = np.where(np.arange(N_TARGETS) % 3 == 0, 0.0, np.linspace(0.2, 1.0, N_TARGETS))
+#: inputs 0, 4, 8, ... never spike: their trace stays 0, their synapses are skipped in the
+#: potentiation
+INPUT_RATE = np.where(np.arange(N_INPUTS) % 4 == 0, 0.0, 100.0)
 
 
 def stdp_network(gated: bool, direct: bool, all_but_self: bool = False):
     """Poisson inputs driving LIF targets through memristive synapses: transmission, depression
-    by ``eta * trace_post`` pulses at each input spike, potentiation at each target spike."""
+    by ``eta * trace_post`` pulses at each input spike, potentiation by ``eta * spike_trace_pre`` at
+    each target spike."""
     defaultclock.dt = 0.5 * ms
     seed(7)
     memristor = MemristiveSynapse(load_card("cbram-shi2018"))
-    inputs = PoissonGroup(N_INPUTS, 80 * Hz)
+    inputs = NeuronGroup(N_INPUTS, "rate : Hz\ndspike_trace/dt = -spike_trace / (10*ms) : 1",
+                         threshold="rand() < rate * dt", reset="spike_trace = 1", method="exact")
+    inputs.rate = INPUT_RATE * Hz
     targets = NeuronGroup(N_TARGETS, "dv/dt = -v / (5*ms) : 1\ntrace : 1", threshold="v > 1",
                           reset="v = 0", method="exact")
     targets.trace = TRACE
@@ -46,7 +52,8 @@ def stdp_network(gated: bool, direct: bool, all_but_self: bool = False):
         model="load : 1",
         on_pre={"transmission": "v_post += 0.3 * w",
                 "depression": memristor.pulse_code("-eta * trace_post", direction="reset")},
-        on_post={"post": "load += 1\n" + memristor.pulse_code("eta * (1 - w)", direction="set")},
+        on_post={"post": "load += spike_trace_pre\n"
+                 + memristor.pulse_code("eta * spike_trace_pre", direction="set")},
         namespace={"eta": 0.02},
         connect=None,
         name="stdp",
@@ -62,6 +69,7 @@ def stdp_network(gated: bool, direct: bool, all_but_self: bool = False):
     engaged = []
     if gated:
         engaged.append(gate_pathway(synapses.depression, "trace_post"))
+        engaged.append(gate_pathway(synapses.post, "spike_trace_pre"))
     if direct:
         engaged += [direct_pathway(pathway) for pathway in
                     (synapses.transmission, synapses.depression, synapses.post)]
@@ -83,6 +91,7 @@ def run_standalone(folder, gated: bool, direct: bool, all_but_self: bool = False
             "reset_pulses": np.asarray(synapses.reset_pulses[:]),
             "set_pulses": np.asarray(synapses.set_pulses[:]),
             "load": np.asarray(synapses.load[:]),
+            "pre": np.asarray(synapses.i[:]),
             "post": np.asarray(synapses.j[:]),
             "spike_i": np.asarray(spikes.i[:]),
             "spike_t": np.asarray(spikes.t[:] / ms),
@@ -110,25 +119,27 @@ def plain_run(tmp_path_factory):
 @pytest.mark.standalone
 def test_gated_pathway_gives_the_same_synapses(tmp_path, plain_run):
     gated = run_standalone(tmp_path / "gated", gated=True, direct=False)
-    assert gated["engaged"] == [True] and gated["codeobj_class"] is PathwayCodeObject
+    assert gated["engaged"] == [True, True] and gated["codeobj_class"] is PathwayCodeObject
     assert "continue;" in gated["code"]["depression"]
     assert all("continue;" not in code for code in plain_run["code"].values())
     # the same conductances, pulse counts and spikes, bit for bit (the skipped
     # synapses would have drawn no random number)
     assert_same_run(gated, plain_run)
-    # not a vacuous comparison: traced targets were depressed, untraced ones not,
-    # and the targets spiked (potentiation ran)
+    # not a vacuous comparison: traced targets were depressed, untraced ones not;
+    # the targets spiked and potentiated the synapses of active inputs only
     traced = TRACE[gated["post"]] > 0
     assert gated["reset_pulses"][traced].sum() > 100
     assert np.all(gated["reset_pulses"][~traced] == 0)
-    assert len(gated["spike_i"]) > 20 and gated["set_pulses"].sum() > 20
+    active = INPUT_RATE[gated["pre"]] > 0
+    assert len(gated["spike_i"]) > 20 and gated["set_pulses"][active].sum() > 100
+    assert np.all(gated["set_pulses"][~active] == 0) and np.all(gated["load"][~active] == 0)
 
 
 @pytest.mark.standalone
 @pytest.mark.parametrize("gated", [False, True], ids=["direct", "gated-direct"])
 def test_direct_pathways_give_the_same_run(tmp_path, plain_run, gated):
     direct = run_standalone(tmp_path / "direct", gated=gated, direct=True)
-    assert all(direct["engaged"]) and len(direct["engaged"]) == 3 + gated
+    assert all(direct["engaged"]) and len(direct["engaged"]) == 3 + 2 * gated
     assert all("_neurocbram_direct_" in code for code in direct["code"].values())
     # the program took the direct loops (it says when it falls back to the queue)
     assert "spike queue" not in direct["stdout"]
@@ -149,7 +160,7 @@ def test_direct_pathways_fall_back_to_the_queue(tmp_path):
 
 def test_gate_and_direct_are_left_off_outside_standalone():
     _, synapses, _, engaged = stdp_network(gated=True, direct=True)
-    assert engaged == [False] * 4
+    assert engaged == [False] * 5
     assert synapses.depression.codeobj_class is not PathwayCodeObject
 
 

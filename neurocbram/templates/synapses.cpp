@@ -68,12 +68,13 @@ bool {{_direct.flag}} = false;
         const int32_t * const _events = {{_direct.events}};
         const int32_t _n_events = _events[{{_direct.n_events_slot}}];
         {% if _gate_index == _direct.other_index %}
-        // the other neurons whose gate is open, once per step
+        // the other neurons whose gate is open, once per step with events
         static std::vector<int32_t> _open;
         _open.clear();
-        for (int32_t _t = 0; _t < {{_direct.n_other}}; _t++)
-            if ({{get_array_name(_gate)}}[_t] != 0)
-                _open.push_back(_t);
+        if (_n_events > 0)
+            for (int32_t _t = 0; _t < {{_direct.n_other}}; _t++)
+                if ({{get_array_name(_gate)}}[_t] != 0)
+                    _open.push_back(_t);
         const int32_t _n_open = _open.size();
         {% endif %}
         for (int32_t _e = 0; _e < _n_events; _e++)
