@@ -70,9 +70,13 @@ dtheta/dt = -theta_decay * (theta - theta_relax) / tau_theta : volt
 """
 
 #: excitatory spike condition: above the adaptive threshold and at least ``spike_lock``
-#: after the neuron's last spike (Brian2 adds "and not refractory" itself)
+#: after the neuron's last spike (Brian2 adds "and not refractory" itself); the lock
+#: compares seconds, half a step below the period, as :data:`REFRACTORY_CONDITION`
+#: does: the same steps as ``timestep(t - lastspike, dt) >= timestep(spike_lock, dt)``,
+#: without the double-to-int64 conversion that keeps a thresholder from vectorising
 EXCITATORY_THRESHOLD = (
-    "v > v_threshold + theta and timestep(t - lastspike, dt) >= timestep(spike_lock, dt)"
+    "v > v_threshold + theta and "
+    "(t - lastspike) >= (floor(spike_lock / dt + 0.001) - 0.5) * dt"
 )
 
 #: refractoriness (Brian2's ``refractory`` argument): a neuron stays refractory while

@@ -20,7 +20,8 @@ results -- is Brian2's.
 (``templates/stateupdate.cpp``) whose loop GCC vectorises, ``exp`` included
 (glibc's SIMD ``exp``): with exponential Euler the neurons' ``exp`` was a
 fifth of the Diehl & Cook network's training time at N = 400, one scalar call
-per neuron and step. It works on either standalone device.
+per neuron and step. :func:`vectorise_thresholder` does the same for a group's
+event conditions. Both work on either standalone device.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from brian2.devices.device import all_devices
 from brian2.groups.group import Group
 
 __all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice", "StateUpdaterCodeObject",
-           "vectorise_state_updater"]
+           "ThresholderCodeObject", "vectorise_state_updater", "vectorise_thresholder"]
 
 #: Brian2's standalone templates, with neurocbram's (``templates/*.cpp``) taking precedence
 TEMPLATER = CPPStandaloneCodeObject.templater.derive("neurocbram")
@@ -81,4 +82,34 @@ def vectorise_state_updater(group: Group) -> bool:
     if not isinstance(get_device(), CPPStandaloneDevice):
         return False
     group.state_updater.codeobj_class = StateUpdaterCodeObject
+    return True
+
+
+class ThresholderCodeObject(CPPStandaloneCodeObject):
+    """C++ standalone code object whose ``threshold`` template evaluates conditions in SIMD."""
+
+    templater = TEMPLATER
+
+
+def vectorise_thresholder(group: Group, event: str = "spike") -> bool:
+    """Build ``group``'s thresholder of ``event`` from neurocbram's template (C++ standalone).
+
+    The template (``templates/threshold.cpp``) evaluates the condition once per
+    neuron, in order, as Brian2's does, but in a loop without branches that GCC
+    vectorises (if the condition does: no ``rand()``, no double-to-int64
+    ``timestep``), into one byte per neuron; the event list is built from those
+    bytes only in a step where one is set. For events most steps lack (the
+    Diehl & Cook network's spikes, its once-per-slot ``normalise`` event) a step
+    then costs two short vector loops instead of a branch per neuron. The same
+    events bit for bit. Returns True when the template is in place, False on
+    other devices.
+    """
+    from brian2 import get_device
+
+    if event not in group.thresholder:
+        raise ValueError(f"group {group.name!r} has no event {event!r}; it has "
+                         f"{', '.join(sorted(group.thresholder))}")
+    if not isinstance(get_device(), CPPStandaloneDevice):
+        return False
+    group.thresholder[event].codeobj_class = ThresholderCodeObject
     return True

@@ -10,6 +10,7 @@ import pytest
 brian2 = pytest.importorskip("brian2")
 
 from brian2 import (  # noqa: E402
+    EventMonitor,
     Hz,
     Network,
     NeuronGroup,
@@ -96,9 +97,14 @@ def test_device_is_registered():
     assert isinstance(all_devices[DEVICE_NAME], LeanStandaloneDevice)
 
 
-def conductance_network(refractory, vectorise: bool):
+#: extra events of the conductance network: a level crossing, and one that draws a random number
+EVENTS = {"high": "v > -54*mV", "coin": "rand() < 0.02"}
+
+
+def conductance_network(refractory, vectorise: bool, threshold: str = "v > -52*mV",
+                        vectorise_events: bool = False):
     """Poisson-driven conductance LIF neurons integrated with exponential Euler (exp in the loop)."""
-    from neurocbram.standalone_device import vectorise_state_updater
+    from neurocbram.standalone_device import vectorise_state_updater, vectorise_thresholder
 
     defaultclock.dt = 0.5 * ms
     seed(5)
@@ -107,7 +113,8 @@ def conductance_network(refractory, vectorise: bool):
         37,  # not a multiple of the vector width: the loop's remainder runs too
         "dv/dt = ((-65*mV - v) + ge * (0*mV - v) + gi * (-100*mV - v)) / (20*ms) : volt (unless refractory)\n"
         "dge/dt = -ge / (1*ms) : 1\ndgi/dt = -gi / (2*ms) : 1",
-        threshold="v > -52*mV", reset="v = -53*mV", refractory=refractory, method="exponential_euler",
+        threshold=threshold, reset="v = -53*mV", refractory=refractory, method="exponential_euler",
+        events=dict(EVENTS),  # Brian2 adds "spike" to the dict it is given
     )
     neurons.v = -65 * mV
     excitation = Synapses(inputs, neurons, on_pre="ge_post += 0.15 + 0.01 * (i % 7)")
@@ -116,19 +123,27 @@ def conductance_network(refractory, vectorise: bool):
     inhibition.connect(condition="i != j")
     if vectorise:
         assert vectorise_state_updater(neurons)
+    if vectorise_events:
+        assert all(vectorise_thresholder(neurons, event) for event in ("spike", *EVENTS))
     spikes = SpikeMonitor(neurons)
     voltage = StateMonitor(neurons, "v", record=True)
-    return Network(inputs, neurons, excitation, inhibition, spikes, voltage), spikes, voltage
+    events = [EventMonitor(neurons, event) for event in EVENTS]
+    return Network(inputs, neurons, excitation, inhibition, spikes, voltage, *events), spikes, voltage, events
 
 
-def run_conductance(folder, refractory, vectorise: bool):
+def run_conductance(folder, refractory, vectorise: bool, **options):
     with standalone(DEVICE_NAME, folder) as build:
-        network, spikes, voltage = conductance_network(refractory, vectorise)
+        network, spikes, voltage, events = conductance_network(refractory, vectorise, **options)
         network.run(300 * ms)
         build()
-        code = next((folder / "code_objects").glob("neurongroup*stateupdater_codeobject.cpp")).read_text()
+        codes = folder / "code_objects"
         return {"spike_i": np.asarray(spikes.i[:]), "spike_t": np.asarray(spikes.t[:] / ms),
-                "v": np.asarray(voltage.v[:] / mV), "code": code}
+                "v": np.asarray(voltage.v[:] / mV),
+                **{f"{event}_{key}": np.asarray(getattr(monitor, key)[:])
+                   for event, monitor in zip(EVENTS, events) for key in ("i", "t_")},
+                "code": next(codes.glob("neurongroup*stateupdater_codeobject.cpp")).read_text(),
+                "threshold_code": next(codes.glob("neurongroup*spike_thresholder_codeobject.cpp"))
+                .read_text()}
 
 
 @pytest.mark.standalone
@@ -155,3 +170,37 @@ def test_vectorised_state_updater_matches_brian2_template(tmp_path):
     assert stock["spike_i"].size > 100
     gaps = np.concatenate([np.diff(stock["spike_t"][stock["spike_i"] == k]) for k in range(37)])
     assert gaps.min() == pytest.approx(2.0)
+
+
+@pytest.mark.standalone
+def test_vectorised_thresholders_give_the_same_events(tmp_path):
+    from neurocbram.neurons import EXCITATORY_THRESHOLD
+
+    # a 3.1 ms spike lock (6 whole steps) on top of 2.2 ms refractoriness, as Brian2 would
+    # count it in steps, Brian2's thresholder: the reference
+    stock = run_conductance(tmp_path / "stock", 2.2 * ms, vectorise=False,
+                            threshold="v > -52*mV and timestep(t - lastspike, dt) >= "
+                                      "timestep(3.1*ms, dt)")
+    # the lock in seconds as the excitatory neurons write it, in the vectorised thresholders
+    lock = EXCITATORY_THRESHOLD.split(" and ", 1)[1].replace("spike_lock /", "(3.1*ms) /")
+    vector = run_conductance(tmp_path / "vector", 2.2 * ms, vectorise=False,
+                             threshold=f"v > -52*mV and {lock}", vectorise_events=True)
+    assert "_any" in vector["threshold_code"] and "_any" not in stock["threshold_code"]
+    for key in ("spike_i", "spike_t", "v", "high_i", "high_t_", "coin_i", "coin_t_"):
+        np.testing.assert_array_equal(vector[key], stock[key], err_msg=key)
+    # not vacuous: neurons spiked again as soon as the lock let them (6 steps), many steps
+    # had no spike (the list is skipped), the other events held for some neurons, not all
+    gaps = np.concatenate([np.diff(stock["spike_t"][stock["spike_i"] == k]) for k in range(37)])
+    assert stock["spike_i"].size > 100 and gaps.min() == pytest.approx(3.0)
+    assert np.unique(stock["spike_t"]).size < 0.8 * 600
+    for event in EVENTS:
+        assert 0.01 < stock[f"{event}_i"].size / (37 * 600) < 0.5, event
+
+
+def test_vectorised_thresholder_needs_the_event(tmp_path):
+    from neurocbram.standalone_device import vectorise_thresholder
+
+    with standalone(DEVICE_NAME, tmp_path):
+        group = NeuronGroup(3, "v : 1", threshold="v > 1", events={"high": "v > 0.5"})
+        with pytest.raises(ValueError, match="no event 'burst'; it has high, spike"):
+            vectorise_thresholder(group, "burst")
