@@ -14,13 +14,11 @@ from brian2 import (  # noqa: E402
     PoissonGroup,
     SpikeMonitor,
     defaultclock,
-    device,
     ms,
-    prefs,
     seed,
-    set_device,
     siemens,
 )
+from standalone_helpers import standalone  # noqa: E402
 
 from neurocbram.devices import load_card  # noqa: E402
 from neurocbram.pathways import PathwayCodeObject, direct_pathway, gate_pathway  # noqa: E402
@@ -49,9 +47,11 @@ def stdp_network(gated: bool, direct: bool, all_but_self: bool = False):
     targets.trace = TRACE
     synapses = memristive_synapses(
         inputs, targets, memristor,
-        model="load : 1",
+        model="load : 1\nhits : 1",
         on_pre={"transmission": "v_post += 0.3 * w",
-                "depression": memristor.pulse_code("-eta * trace_post", direction="reset")},
+                "depression": memristor.pulse_code("-eta * trace_post", direction="reset"),
+                # an input's trace is 0 until its first spike has been reset
+                "count": "hits += spike_trace_pre"},
         on_post={"post": "load += spike_trace_pre\n"
                  + memristor.pulse_code("eta * spike_trace_pre", direction="set")},
         namespace={"eta": 0.02},
@@ -70,20 +70,21 @@ def stdp_network(gated: bool, direct: bool, all_but_self: bool = False):
     if gated:
         engaged.append(gate_pathway(synapses.depression, "trace_post"))
         engaged.append(gate_pathway(synapses.post, "spike_trace_pre"))
+        # gated on its own spiking neuron's variable (the event side)
+        engaged.append(gate_pathway(synapses.count, "spike_trace_pre"))
     if direct:
         engaged += [direct_pathway(pathway) for pathway in
-                    (synapses.transmission, synapses.depression, synapses.post)]
+                    (synapses.transmission, synapses.depression, synapses.post, synapses.count)]
     spikes = SpikeMonitor(targets)
     return Network(inputs, targets, synapses, spikes), synapses, spikes, engaged
 
 
 def run_standalone(folder, gated: bool, direct: bool, all_but_self: bool = False):
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-    set_device("cpp_standalone", directory=str(folder), build_on_run=True, with_output=False)
-    try:
+    with standalone("cpp_standalone", folder) as build:
         network, synapses, spikes, engaged = stdp_network(gated, direct, all_but_self)
         codeobj_class = synapses.depression.codeobj_class
         network.run(200 * ms)
+        build()
         return {
             "engaged": engaged,
             "codeobj_class": codeobj_class,
@@ -91,6 +92,7 @@ def run_standalone(folder, gated: bool, direct: bool, all_but_self: bool = False
             "reset_pulses": np.asarray(synapses.reset_pulses[:]),
             "set_pulses": np.asarray(synapses.set_pulses[:]),
             "load": np.asarray(synapses.load[:]),
+            "hits": np.asarray(synapses.hits[:]),
             "pre": np.asarray(synapses.i[:]),
             "post": np.asarray(synapses.j[:]),
             "spike_i": np.asarray(spikes.i[:]),
@@ -101,13 +103,10 @@ def run_standalone(folder, gated: bool, direct: bool, all_but_self: bool = False
                                            ("transmission", synapses.transmission))},
             "stdout": (folder / "results" / "stdout.txt").read_text(),
         }
-    finally:
-        device.reinit()
-        set_device("runtime")
 
 
 def assert_same_run(one, other):
-    for key in ("G", "reset_pulses", "set_pulses", "load", "spike_i", "spike_t"):
+    for key in ("G", "reset_pulses", "set_pulses", "load", "hits", "spike_i", "spike_t"):
         np.testing.assert_array_equal(one[key], other[key], err_msg=key)
 
 
@@ -119,7 +118,7 @@ def plain_run(tmp_path_factory):
 @pytest.mark.standalone
 def test_gated_pathway_gives_the_same_synapses(tmp_path, plain_run):
     gated = run_standalone(tmp_path / "gated", gated=True, direct=False)
-    assert gated["engaged"] == [True, True] and gated["codeobj_class"] is PathwayCodeObject
+    assert gated["engaged"] == [True] * 3 and gated["codeobj_class"] is PathwayCodeObject
     assert "continue;" in gated["code"]["depression"]
     assert all("continue;" not in code for code in plain_run["code"].values())
     # the same conductances, pulse counts and spikes, bit for bit (the skipped
@@ -133,13 +132,15 @@ def test_gated_pathway_gives_the_same_synapses(tmp_path, plain_run):
     active = INPUT_RATE[gated["pre"]] > 0
     assert len(gated["spike_i"]) > 20 and gated["set_pulses"][active].sum() > 100
     assert np.all(gated["set_pulses"][~active] == 0) and np.all(gated["load"][~active] == 0)
+    # the count saw each active input's spikes after its first (trace 0 at the first)
+    assert np.all(gated["hits"][active] > 0) and np.all(gated["hits"][~active] == 0)
 
 
 @pytest.mark.standalone
 @pytest.mark.parametrize("gated", [False, True], ids=["direct", "gated-direct"])
 def test_direct_pathways_give_the_same_run(tmp_path, plain_run, gated):
     direct = run_standalone(tmp_path / "direct", gated=gated, direct=True)
-    assert all(direct["engaged"]) and len(direct["engaged"]) == 3 + 2 * gated
+    assert all(direct["engaged"]) and len(direct["engaged"]) == 4 + 3 * gated
     assert all("_neurocbram_direct_" in code for code in direct["code"].values())
     # the program took the direct loops (it says when it falls back to the queue)
     assert "spike queue" not in direct["stdout"]
@@ -152,7 +153,7 @@ def test_direct_pathways_fall_back_to_the_queue(tmp_path):
     direct = run_standalone(tmp_path / "direct", gated=True, direct=True, all_but_self=True)
     plain = run_standalone(tmp_path / "plain", gated=False, direct=False, all_but_self=True)
     assert all(direct["engaged"])
-    for pathway in ("transmission", "depression", "post"):
+    for pathway in ("transmission", "depression", "post", "count"):
         assert f"pathway stdp_{pathway} uses the spike queue" in direct["stdout"]
     assert_same_run(direct, plain)
     assert len(direct["spike_i"]) > 20 and direct["reset_pulses"].sum() > 100
@@ -160,13 +161,12 @@ def test_direct_pathways_fall_back_to_the_queue(tmp_path):
 
 def test_gate_and_direct_are_left_off_outside_standalone():
     _, synapses, _, engaged = stdp_network(gated=True, direct=True)
-    assert engaged == [False] * 5
+    assert engaged == [False] * 7
     assert synapses.depression.codeobj_class is not PathwayCodeObject
 
 
 def test_gate_variable_must_be_read_by_the_pathway(tmp_path):
-    set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
-    try:
+    with standalone("cpp_standalone", tmp_path):
         _, synapses, _, _ = stdp_network(gated=False, direct=False)
         with pytest.raises(ValueError, match="'v_post'.*depression"):
             gate_pathway(synapses.depression, "v_post")
@@ -178,19 +178,12 @@ def test_gate_variable_must_be_read_by_the_pathway(tmp_path):
         # transmission writes v_post: it cannot gate it
         with pytest.raises(ValueError, match="'v_post' is written"):
             gate_pathway(synapses.transmission, "v_post")
-    finally:
-        device.reinit()
-        set_device("runtime")
 
 
 def test_direct_pathway_needs_whole_groups(tmp_path):
-    set_device("cpp_standalone", directory=str(tmp_path), build_on_run=False)
-    try:
+    with standalone("cpp_standalone", tmp_path):
         inputs = PoissonGroup(10, 50 * Hz)
         targets = NeuronGroup(6, "v : 1")
         synapses = brian2.Synapses(inputs, targets[2:], on_pre="v_post += 1")
         with pytest.raises(ValueError, match="target .* is a subgroup"):
             direct_pathway(synapses.pre)
-    finally:
-        device.reinit()
-        set_device("runtime")

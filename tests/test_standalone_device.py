@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 
@@ -19,13 +17,11 @@ from brian2 import (  # noqa: E402
     StateMonitor,
     Synapses,
     defaultclock,
-    device,
     ms,
     mV,
-    prefs,
     seed,
-    set_device,
 )
+from standalone_helpers import standalone  # noqa: E402
 
 from neurocbram.standalone_device import DEVICE_NAME, LeanStandaloneDevice  # noqa: E402
 
@@ -44,19 +40,6 @@ def three_clock_network():
     spikes = SpikeMonitor(neurons)
     voltage = StateMonitor(neurons, ["v", "drive"], record=True, dt=0.5 * ms)
     return Network(inputs, neurons, synapses, spikes, voltage), spikes, voltage
-
-
-@contextmanager
-def standalone(device_name: str, folder):
-    """``device_name`` in ``folder`` inside the block, which gets ``build()`` (compile and run the
-    program); read the results before leaving the block, which resets the device."""
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]
-    set_device(device_name, directory=str(folder), build_on_run=False)
-    try:
-        yield lambda: device.build(directory=str(folder), compile=True, run=True, with_output=False)
-    finally:
-        device.reinit()
-        set_device("runtime")
 
 
 def run_on(device_name: str, folder, durations):
