@@ -30,30 +30,15 @@ from __future__ import annotations
 import re
 
 from brian2 import get_device
-from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
-from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.groups.subgroup import Subgroup
 from brian2.utils.stringtools import get_identifiers
 
-from neurocbram.standalone_device import TEMPLATER
+from neurocbram.standalone_device import use_templates
 
-__all__ = ["PathwayCodeObject", "direct_pathway", "gate_pathway"]
+__all__ = ["direct_pathway", "gate_pathway"]
 
 #: left-hand sides of Brian2's abstract-code statements (``x = ...``, ``x += ...``)
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/%]|//|\*\*)?=(?!=)", re.MULTILINE)
-
-
-class PathwayCodeObject(CPPStandaloneCodeObject):
-    """C++ standalone code object with neurocbram's pathway templates (gated, direct)."""
-
-    templater = TEMPLATER
-
-
-def _on_standalone(pathway) -> bool:
-    if not isinstance(get_device(), CPPStandaloneDevice):
-        return False
-    pathway.codeobj_class = PathwayCodeObject
-    return True
 
 
 def gate_pathway(pathway, gate_variable: str) -> bool:
@@ -83,7 +68,7 @@ def gate_pathway(pathway, gate_variable: str) -> bool:
             f"gate variable {gate_variable!r} is written by the statements of pathway "
             f"{pathway.name!r}; a gate must stay fixed while the pathway runs"
         )
-    if not _on_standalone(pathway):
+    if not use_templates(pathway):
         return False
     pathway.template_kwds = dict(pathway.template_kwds or {}, gate_variable=gate_variable)
     return True
@@ -106,7 +91,7 @@ def direct_pathway(pathway) -> bool:
                 f"pathway {pathway.name!r}: the {role} {group.name!r} is a subgroup; a "
                 "direct pathway needs the synapses to connect whole groups"
             )
-    if not _on_standalone(pathway):
+    if not use_templates(pathway):
         return False
     device = get_device()
     n_pre, n_post = len(synapses.source), len(synapses.target)

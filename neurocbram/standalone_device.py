@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from brian2 import get_device
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices
 from brian2.groups.group import Group
 
-__all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice", "StateUpdaterCodeObject",
-           "ThresholderCodeObject", "vectorise_state_updater", "vectorise_thresholder"]
+__all__ = ["DEVICE_NAME", "TEMPLATER", "TEMPLATES", "LeanStandaloneDevice", "TemplateCodeObject",
+           "use_templates", "vectorise_state_updater", "vectorise_thresholder"]
 
 #: Brian2's standalone templates, with neurocbram's (``templates/*.cpp``) taking precedence
 TEMPLATER = CPPStandaloneCodeObject.templater.derive("neurocbram")
@@ -59,10 +60,20 @@ class LeanStandaloneDevice(CPPStandaloneDevice):
 all_devices[DEVICE_NAME] = LeanStandaloneDevice()
 
 
-class StateUpdaterCodeObject(CPPStandaloneCodeObject):
-    """C++ standalone code object whose ``stateupdate`` template lets GCC vectorise the loop."""
+class TemplateCodeObject(CPPStandaloneCodeObject):
+    """C++ standalone code object built from neurocbram's templates (``templates/*.cpp``:
+    state updater, thresholder, synaptic pathway and its spike push), Brian2's for the rest."""
 
     templater = TEMPLATER
+
+
+def use_templates(runner) -> bool:
+    """Build ``runner`` (a state updater, thresholder or synaptic pathway) from neurocbram's
+    templates. Returns True on the standalone devices, False on others (left as it is)."""
+    if not isinstance(get_device(), CPPStandaloneDevice):
+        return False
+    runner.codeobj_class = TemplateCodeObject
+    return True
 
 
 def vectorise_state_updater(group: Group) -> bool:
@@ -77,18 +88,7 @@ def vectorise_state_updater(group: Group) -> bool:
     not on AVX2, hence :data:`neurocbram.neurons.REFRACTORY_CONDITION`.
     Returns True when the template is in place, False on other devices.
     """
-    from brian2 import get_device
-
-    if not isinstance(get_device(), CPPStandaloneDevice):
-        return False
-    group.state_updater.codeobj_class = StateUpdaterCodeObject
-    return True
-
-
-class ThresholderCodeObject(CPPStandaloneCodeObject):
-    """C++ standalone code object whose ``threshold`` template evaluates conditions in SIMD."""
-
-    templater = TEMPLATER
+    return use_templates(group.state_updater)
 
 
 def vectorise_thresholder(group: Group, event: str = "spike") -> bool:
@@ -104,12 +104,7 @@ def vectorise_thresholder(group: Group, event: str = "spike") -> bool:
     events bit for bit. Returns True when the template is in place, False on
     other devices.
     """
-    from brian2 import get_device
-
     if event not in group.thresholder:
         raise ValueError(f"group {group.name!r} has no event {event!r}; it has "
                          f"{', '.join(sorted(group.thresholder))}")
-    if not isinstance(get_device(), CPPStandaloneDevice):
-        return False
-    group.thresholder[event].codeobj_class = ThresholderCodeObject
-    return True
+    return use_templates(group.thresholder[event])

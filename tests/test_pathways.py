@@ -21,7 +21,8 @@ from brian2 import (  # noqa: E402
 from standalone_helpers import standalone  # noqa: E402
 
 from neurocbram.devices import load_card  # noqa: E402
-from neurocbram.pathways import PathwayCodeObject, direct_pathway, gate_pathway  # noqa: E402
+from neurocbram.pathways import direct_pathway, gate_pathway  # noqa: E402
+from neurocbram.standalone_device import TemplateCodeObject  # noqa: E402
 from neurocbram.synapses import MemristiveSynapse, memristive_synapses  # noqa: E402
 
 N_INPUTS, N_TARGETS = 40, 12
@@ -118,7 +119,7 @@ def plain_run(tmp_path_factory):
 @pytest.mark.standalone
 def test_gated_pathway_gives_the_same_synapses(tmp_path, plain_run):
     gated = run_standalone(tmp_path / "gated", gated=True, direct=False)
-    assert gated["engaged"] == [True] * 3 and gated["codeobj_class"] is PathwayCodeObject
+    assert gated["engaged"] == [True] * 3 and gated["codeobj_class"] is TemplateCodeObject
     assert "continue;" in gated["code"]["depression"]
     assert all("continue;" not in code for code in plain_run["code"].values())
     # the same conductances, pulse counts and spikes, bit for bit (the skipped
@@ -162,7 +163,7 @@ def test_direct_pathways_fall_back_to_the_queue(tmp_path):
 def test_gate_and_direct_are_left_off_outside_standalone():
     _, synapses, _, engaged = stdp_network(gated=True, direct=True)
     assert engaged == [False] * 7
-    assert synapses.depression.codeobj_class is not PathwayCodeObject
+    assert synapses.depression.codeobj_class is not TemplateCodeObject
 
 
 def test_gate_variable_must_be_read_by_the_pathway(tmp_path):
