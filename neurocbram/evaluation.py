@@ -446,10 +446,9 @@ def _check_seeds(seeds: np.ndarray, n: int) -> np.ndarray:
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LOG2_E = 1.4426950408889634
-_EXP_COEFFICIENTS = tuple(1.0 / math.factorial(i) for i in range(14))
-_C13 = _EXP_COEFFICIENTS[13]
-#: Horner's scheme from the degree-12 coefficient down to the constant term
-_HORNER = _EXP_COEFFICIENTS[-2::-1]
+(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = (
+    1.0 / math.factorial(i) for i in range(14)
+)
 #: below this argument ``exp`` is taken as ``exp(_EXP_FLOOR) = 2**-1022`` (the smallest
 #: normal double instead of subnormals or 0: within rounding of anything it is added to)
 _EXP_FLOOR = -1022.0 * math.log(2.0)
@@ -476,22 +475,43 @@ if _numba is not None:
         return _numba.types.float64(_numba.types.int64), codegen
 
 
+def _exp_series(r):
+    """``exp(r)`` for ``|r| <= ln(2)/2`` (float or array): the Taylor polynomial of degree 13.
+
+    The terms of degree 3 to 13 are summed by Estrin's scheme (independent
+    products, so the pipeline overlaps them), the last three by Horner's rule,
+    which keeps the rounding of a plain Horner evaluation (truncation < 1e-17
+    relative). The same operations in the same order for both engines.
+    """
+    r2 = r * r
+    r4 = r2 * r2
+    high = (
+        ((_C3 + _C4 * r) + (_C5 + _C6 * r) * r2)
+        + ((_C7 + _C8 * r) + (_C9 + _C10 * r) * r2) * r4
+        + ((_C11 + _C12 * r) + _C13 * r2) * (r4 * r4)
+    )
+    return _C0 + r * (_C1 + r * (_C2 + r * high))
+
+
+#: :func:`_exp_series` as :func:`_exp` calls it (compiled and inlined when numba is installed)
+_series = _exp_series
+
+
 def _exp(x):  # pragma: no cover - compiled by numba
     """``exp(x)`` for ``x <= 0`` in branch-free arithmetic that vectorises (within 1 ulp of libm).
 
-    ``x = r - k ln 2`` with integer ``k`` and ``|r| <= ln(2)/2``; ``exp(r)`` by its Taylor
-    polynomial of degree 13 (truncation < 1e-17 relative), then the exact scaling
-    by ``2**-k``. A libm ``exp`` call per neuron and step kept the loop scalar and
-    was most of the evaluator's time. Measured against ``math.exp`` on 1e6
-    arguments in ``[-700, 0]``: at most 1 ulp apart, 6% of values differ.
+    ``x = r - k ln 2`` with integer ``k`` and ``|r| <= ln(2)/2``; ``exp(r)`` by
+    :func:`_exp_series`, then the exact scaling by ``2**-k``. A libm ``exp`` call
+    per neuron and step kept the loop scalar and was most of the evaluator's time;
+    with Horner's rule alone (26 dependent operations) the series was still 80% of
+    the excitatory update, Estrin's scheme makes that loop 1.3x faster. Measured
+    against ``math.exp`` on 2e5 arguments in ``[-700, 0]``: at most 1 ulp apart,
+    6.4% of values differ.
     """
     x = max(x, _EXP_FLOOR)
     k = math.floor(x * -_LOG2_E + 0.5)
     r = (x + k * _LN2_HI) + k * _LN2_LO
-    p = _C13
-    for c in _HORNER:  # a constant tuple: unrolled by the compiler
-        p = p * r + c
-    return p * _pow2(-np.int64(k))
+    return _series(r) * _pow2(-np.int64(k))
 
 
 def _exp_array(x: np.ndarray) -> np.ndarray:
@@ -499,11 +519,7 @@ def _exp_array(x: np.ndarray) -> np.ndarray:
     x = np.maximum(x, _EXP_FLOOR)
     k = np.floor(x * -_LOG2_E + 0.5)
     r = (x + k * _LN2_HI) + k * _LN2_LO
-    p = np.full_like(r, _C13)
-    for c in _HORNER:
-        p *= r
-        p += c
-    return p * np.ldexp(1.0, -k.astype(np.int64))
+    return _exp_series(r) * np.ldexp(1.0, -k.astype(np.int64))
 
 
 def _free_inhibitory_trajectory(c: NetworkConstants) -> np.ndarray:
@@ -702,14 +718,17 @@ def _present_one(  # pragma: no cover - compiled by numba
     fire_e = np.zeros(n, dtype=np.bool_)
     spk_e = np.empty(n, dtype=np.int64)
     # inhibitory neurons: those never driven follow i_free (exactly); the others
-    # ("active") are simulated one by one
-    active = np.empty(n, dtype=np.int64)
-    is_active = np.zeros(n, dtype=np.bool_)
+    # ("active") are simulated in slots 0..n_active-1, in the order they became active
+    # (contiguous, so their update loop vectorises like the excitatory one)
+    active = np.empty(n, dtype=np.int64)  # neuron of each slot
+    slot = np.full(n, -1, dtype=np.int64)  # slot of each neuron, -1 while inactive
     n_active = 0
     v_i = np.zeros(n)
     ge_i = np.zeros(n)
     last_i = np.full(n, -(2**40), dtype=np.int64)
-    spk_i = np.empty(n, dtype=np.int64)
+    fire_i = np.zeros(n, dtype=np.bool_)
+    spk_i = np.empty(n, dtype=np.int64)  # neurons that spiked in the step
+    spk_i_slot = np.empty(n, dtype=np.int64)
     spk_i_flag = np.zeros(n, dtype=np.int64)
     x0, x1, x2, x3, x4, x5, x6 = e_x[0], e_x[1], e_x[2], e_x[3], e_x[4], e_x[5], e_x[6]
     for k in range(n_steps):
@@ -745,25 +764,38 @@ def _present_one(  # pragma: no cover - compiled by numba
                 fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
                 fire_e[j] = fire
                 n_fire += fire
+        n_fire_i = 0
+        if exponential:
+            for q in range(n_active):
+                v = v_i[q]
+                ge = ge_i[q]
+                nr = (k - last_i[q]) >= i_ref
+                a = i_x[4] + (i_x[3] * (-ge))
+                ba = (i_x[2] + (i_x[1] * ge)) / a
+                v = ((-ba) + ((ba + v) * _exp(dt * a))) if nr else v
+                v_i[q] = v
+                ge_i[q] = i_x[0] * ge
+                fire = nr & (v > i_vth)
+                fire_i[q] = fire
+                n_fire_i += fire
+        else:
+            for q in range(n_active):
+                v = v_i[q]
+                ge = ge_i[q]
+                nr = (k - last_i[q]) >= i_ref
+                v = ((i_cv * ((i_vrest + (ge * (i_EE - v))) - v)) + v) if nr else v
+                v_i[q] = v
+                ge_i[q] = (i_cge * ge) + ge
+                fire = nr & (v > i_vth)
+                fire_i[q] = fire
+                n_fire_i += fire
         n_i = 0
-        for q in range(n_active):
-            j = active[q]
-            v = v_i[j]
-            ge = ge_i[j]
-            nr = (k - last_i[j]) >= i_ref
-            if nr:
-                if exponential:
-                    a = i_x[4] + (i_x[3] * (-ge))
-                    ba = (i_x[2] + (i_x[1] * ge)) / a
-                    v = (-ba) + ((ba + v) * _exp(dt * a))
-                else:
-                    v = (i_cv * ((i_vrest + (ge * (i_EE - v))) - v)) + v
-                v_i[j] = v
-            ge_i[j] = (i_x[0] * ge) if exponential else ((i_cge * ge) + ge)
-            if nr and v > i_vth:
-                spk_i[n_i] = j
+        for q in range(n_active if n_fire_i > 0 else 0):
+            if fire_i[q]:
+                spk_i[n_i] = active[q]
+                spk_i_slot[n_i] = q
                 n_i += 1
-                last_i[j] = k
+                last_i[q] = k
         if do_count:
             inh_counts[b] += n_i
         n_e = 0
@@ -782,12 +814,12 @@ def _present_one(  # pragma: no cover - compiled by numba
                 ge_e[j] += weights[row, j]
         for q in range(n_e):
             j = spk_e[q]
-            if not is_active[j]:
-                is_active[j] = True
+            if slot[j] < 0:
+                slot[j] = n_active
                 active[n_active] = j
+                v_i[n_active] = i_free[k]
                 n_active += 1
-                v_i[j] = i_free[k]
-            ge_i[j] += w_ei
+            ge_i[slot[j]] += w_ei
         if n_i > 0:
             for q in range(n_i):
                 spk_i_flag[spk_i[q]] = 1
@@ -800,7 +832,7 @@ def _present_one(  # pragma: no cover - compiled by numba
         for q in range(n_e):
             v_e[spk_e[q]] = e_vreset
         for q in range(n_i):
-            v_i[spk_i[q]] = i_vreset
+            v_i[spk_i_slot[q]] = i_vreset
 
 
 def _present_range(  # pragma: no cover - compiled by numba
@@ -828,6 +860,7 @@ if _numba is not None:
     _jit = _numba.njit(
         cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy"
     )
+    _series = _numba.njit(inline="always", error_model="numpy")(_exp_series)
     _exp = _numba.njit(inline="always", error_model="numpy")(_exp)
     _next_spike_step = _numba.njit(inline="always", error_model="numpy")(_next_spike_step)
     _present_one = _jit(_present_one)
