@@ -733,62 +733,46 @@ def _present_one(  # pragma: no cover - compiled by numba
     x0, x1, x2, x3, x4, x5, x6 = e_x[0], e_x[1], e_x[2], e_x[3], e_x[4], e_x[5], e_x[6]
     for k in range(n_steps):
         # groups + thresholds of excitatory neurons (both are per neuron)
-        # (branch-free loops, one per method, so that the compiler vectorises them)
+        # (branch-free loop bodies: the method is the same for the whole run, so the
+        # compiler moves its test out of the loops and vectorises them)
         n_fire = 0
-        if exponential:
-            for j in range(n):
-                v = v_e[j]
-                ge = ge_e[j]
-                gi = gi_e[j]
-                nr = (k - last_e[j]) >= e_ref
+        for j in range(n):
+            v = v_e[j]
+            ge = ge_e[j]
+            gi = gi_e[j]
+            if exponential:
                 a = (x6 + (x5 * (-ge))) - (x5 * gi)
                 ba = (x4 + ((x2 * ge) + (x3 * gi))) / a
-                v = ((-ba) + ((ba + v) * _exp(dt * a))) if nr else v
-                v_e[j] = v
+                v_next = (-ba) + ((ba + v) * _exp(dt * a))
                 ge_e[j] = x0 * ge
                 gi_e[j] = x1 * gi
-                fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
-                fire_e[j] = fire
-                n_fire += fire
-        else:
-            for j in range(n):
-                v = v_e[j]
-                ge = ge_e[j]
-                gi = gi_e[j]
-                nr = (k - last_e[j]) >= e_ref
-                dv = e_cv * ((e_vrest + ((ge * (e_EE - v)) + (gi * (e_EI - v)))) - v)
-                v = (dv + v) if nr else v
-                v_e[j] = v
+            else:
+                v_next = e_cv * ((e_vrest + ((ge * (e_EE - v)) + (gi * (e_EI - v)))) - v) + v
                 ge_e[j] = (e_cge * ge) + ge
                 gi_e[j] = (e_cgi * gi) + gi
-                fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
-                fire_e[j] = fire
-                n_fire += fire
+            v = v_next if (k - last_e[j]) >= e_ref else v
+            v_e[j] = v
+            fire = ((k - last_e[j]) >= e_lock) & (v > thresholds[j])
+            fire_e[j] = fire
+            n_fire += fire
         n_fire_i = 0
-        if exponential:
-            for q in range(n_active):
-                v = v_i[q]
-                ge = ge_i[q]
-                nr = (k - last_i[q]) >= i_ref
+        for q in range(n_active):
+            v = v_i[q]
+            ge = ge_i[q]
+            if exponential:
                 a = i_x[4] + (i_x[3] * (-ge))
                 ba = (i_x[2] + (i_x[1] * ge)) / a
-                v = ((-ba) + ((ba + v) * _exp(dt * a))) if nr else v
-                v_i[q] = v
+                v_next = (-ba) + ((ba + v) * _exp(dt * a))
                 ge_i[q] = i_x[0] * ge
-                fire = nr & (v > i_vth)
-                fire_i[q] = fire
-                n_fire_i += fire
-        else:
-            for q in range(n_active):
-                v = v_i[q]
-                ge = ge_i[q]
-                nr = (k - last_i[q]) >= i_ref
-                v = ((i_cv * ((i_vrest + (ge * (i_EE - v))) - v)) + v) if nr else v
-                v_i[q] = v
+            else:
+                v_next = (i_cv * ((i_vrest + (ge * (i_EE - v))) - v)) + v
                 ge_i[q] = (i_cge * ge) + ge
-                fire = nr & (v > i_vth)
-                fire_i[q] = fire
-                n_fire_i += fire
+            nr = (k - last_i[q]) >= i_ref
+            v = v_next if nr else v
+            v_i[q] = v
+            fire = nr & (v > i_vth)
+            fire_i[q] = fire
+            n_fire_i += fire
         n_i = 0
         for q in range(n_active if n_fire_i > 0 else 0):
             if fire_i[q]:
